@@ -1,0 +1,3 @@
+from renewflow.cli import main
+
+main()

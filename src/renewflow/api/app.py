@@ -1,0 +1,41 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from renewflow import __version__
+from renewflow.api import problems
+from renewflow.api.routes import accounts, health
+from renewflow.db import Database
+
+ROUTERS = (health.router, accounts.router)
+
+
+def create_app(database: Database, *, manage_database: bool = True) -> FastAPI:
+    """An app serving `database`. With `manage_database`, the app opens and closes its pools."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_database:
+            database.open()
+        try:
+            yield
+        finally:
+            if manage_database:
+                database.close()
+
+    app = FastAPI(
+        title="renewflow",
+        version=__version__,
+        summary="Customer-success renewal playbooks as versioned data.",
+        lifespan=lifespan,
+    )
+    app.state.database = database
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,254 @@
+"""The `renewflow` command. The only module that parses argv; each command is a thin shell that
+opens the right transaction, calls a package, and prints."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import click
+import typer
+
+from renewflow import accounts, db
+from renewflow.config import Settings, load_settings
+from renewflow.errors import InvalidInputError, RenewflowError
+
+app = typer.Typer(
+    name="renewflow",
+    help="Customer-success renewal playbooks as versioned data, run on PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The database: its URL, migrations.", no_args_is_help=True)
+tenants_app = typer.Typer(
+    help="Tenants (each one a customer-success organisation).", no_args_is_help=True
+)
+users_app = typer.Typer(help="Users of a tenant, and their API keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+
+
+@dataclass
+class _State:
+    overrides: dict[str, object] = field(default_factory=dict)
+
+    def settings(self) -> Settings:
+        return load_settings(**self.overrides)
+
+
+_state = _State()
+
+
+@app.callback()
+def _global_options(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="RENEWFLOW_DATA_DIR",
+            help="Directory of the embedded PostgreSQL (ignored when DATABASE_URL is set).",
+        ),
+    ] = None,
+) -> None:
+    _state.overrides["data_dir"] = data_dir
+
+
+def _database() -> db.Database:
+    return db.database_from_settings(_state.settings())
+
+
+# --- serve -------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
+) -> None:
+    """Run the HTTP API (migrating the database first)."""
+    import uvicorn
+
+    from renewflow.api import create_app
+
+    settings = _state.settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    conninfo = db.owner_conninfo(settings)
+    if migrate:
+        applied = db.Migrator(conninfo).migrate()
+        if applied:
+            typer.echo(
+                f"applied {len(applied)} migration(s): {', '.join(m.label for m in applied)}"
+            )
+    database = db.database_from_settings(settings, conninfo)
+    database.open()
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    typer.echo(_how_to_authenticate(f"http://{bind_host}:{bind_port}"))
+    uvicorn.run(
+        create_app(database),
+        host=bind_host,
+        port=bind_port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+    )
+
+
+def _how_to_authenticate(base_url: str) -> str:
+    return "\n".join(
+        [
+            f"renewflow is starting on {base_url} (API docs: {base_url}/docs)",
+            "Every /api route needs 'Authorization: Bearer <api key>'. To get a key:",
+            "  renewflow tenants create 'Acme CS'            # prints the tenant id last",
+            "  renewflow users create --tenant <tenant id> --email you@acme.com --role admin",
+            "                                                # prints the key last; it is shown once",
+            f"  curl -H 'Authorization: Bearer <api key>' {base_url}/api/me",
+            "(from a source checkout, the command is .venv/bin/renewflow)",
+        ]
+    )
+
+
+# --- db ----------------------------------------------------------------------------------------
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the connection URL in use (the owner connection; starts the embedded server if needed)."""
+    typer.echo(db.owner_conninfo(_state.settings()))
+
+
+@db_app.command("migrate")
+def db_migrate(
+    to: Annotated[int | None, typer.Option(help="Stop after this version.")] = None,
+) -> None:
+    """Apply pending migrations, each in its own transaction."""
+    applied = db.Migrator(db.owner_conninfo(_state.settings())).migrate(target=to)
+    for migration in applied:
+        typer.echo(f"applied {migration.label}")
+    if not applied:
+        typer.echo("nothing to apply: the database is up to date")
+
+
+@db_app.command("rollback")
+def db_rollback(
+    to: Annotated[
+        int | None, typer.Option(help="Revert down to this version (0: everything). Default: one.")
+    ] = None,
+) -> None:
+    """Revert applied migrations, newest first."""
+    if to is not None and to < 0:
+        raise InvalidInputError("--to", "must be 0 or a migration version")
+    undone = db.Migrator(db.owner_conninfo(_state.settings())).rollback(to=to)
+    for migration in undone:
+        typer.echo(f"reverted {migration.label}")
+    if not undone:
+        typer.echo("nothing to revert")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """List migrations and whether each is applied."""
+    for state in db.Migrator(db.owner_conninfo(_state.settings())).status():
+        mark = "applied" if state.applied else "pending"
+        if state.changed:
+            mark = "applied, CHANGED since"
+        typer.echo(f"{state.migration.label:40} {mark}")
+
+
+# --- tenants, users, keys ------------------------------------------------------------------------
+
+
+@tenants_app.command("create")
+def tenants_create(
+    name: Annotated[str, typer.Argument(help="The tenant's display name.")],
+    time_zone: Annotated[str, typer.Option(help="IANA time zone for renewal dates.")] = "UTC",
+) -> None:
+    """Create a tenant; its id is printed on the last line."""
+    with _database() as database, database.service_transaction() as conn:
+        tenant = accounts.create_tenant(conn, name, time_zone)
+    typer.echo(f"created tenant {tenant['name']!r}")
+    typer.echo(str(tenant["id"]))
+
+
+@users_app.command("create")
+def users_create(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    email: Annotated[str, typer.Option(help="The user's email address.")],
+    role: Annotated[str, typer.Option(help="admin, manager, csm or service.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+) -> None:
+    """Create a user with an API key; the key is printed on the last line, once."""
+    tenant_id = accounts.parse_uuid("--tenant", tenant)
+    parsed_role = accounts.parse_role(role, "--role")
+    with _database() as database, database.tenant_transaction(tenant_id) as conn:
+        user = accounts.create_user(conn, email=email, role=parsed_role, name=name)
+        key = accounts.issue_key(conn, user_id=user["id"], tenant_id=tenant_id, role=parsed_role)
+    typer.echo(f"created user {user['email']} ({parsed_role.value}), id {user['id']}")
+    typer.echo(f"API key id {key.key_id}; the key follows and will not be shown again:")
+    typer.echo(key.secret)
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    user: Annotated[str, typer.Option(help="User id.")],
+    name: Annotated[str | None, typer.Option(help="A label for the key.")] = None,
+) -> None:
+    """Issue another key for an existing user (same role); printed on the last line, once."""
+    tenant_id = accounts.parse_uuid("--tenant", tenant)
+    user_id = accounts.parse_uuid("--user", user)
+    with _database() as database, database.tenant_transaction(tenant_id) as conn:
+        found = accounts.get_user(conn, user_id)
+        key = accounts.issue_key(
+            conn, user_id=user_id, tenant_id=tenant_id, role=accounts.Role(found["role"]), name=name
+        )
+    typer.echo(f"API key id {key.key_id}; the key follows and will not be shown again:")
+    typer.echo(key.secret)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (not the key).")],
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+) -> None:
+    """Revoke an API key: requests with it get 401 from now on."""
+    tenant_id = accounts.parse_uuid("--tenant", tenant)
+    with _database() as database, database.tenant_transaction(tenant_id) as conn:
+        accounts.revoke_key(conn, accounts.parse_uuid("KEY_ID", key_id))
+    typer.echo(f"revoked {key_id}")
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"renewflow: error: {message}", err=True)
+    sys.exit(code)
+
+
+def main() -> None:
+    """Run the CLI: our errors become one line on stderr and a non-zero exit, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as error:
+        sys.exit(error.exit_code)
+    except click.Abort:
+        _fail("aborted", 1)
+    except InvalidInputError as error:
+        _fail(str(error), 2)
+    except RenewflowError as error:
+        _fail(str(error), 1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,43 @@
+"""Settings from the environment (and CLI flags, which override them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Per-user directory for the embedded PostgreSQL and other local state."""
+    return Path(platformdirs.user_data_dir("renewflow"))
+
+
+class Settings(BaseSettings):
+    """Everything renewflow reads from its environment.
+
+    `DATABASE_URL` (no prefix, as most platforms set it) selects an external PostgreSQL; without it
+    renewflow starts its embedded server in `data_dir`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RENEWFLOW_", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # Passwords for the two login roles the migrations create; not needed where the server trusts the
+    # connection (the embedded server's socket, a trust-configured local server).
+    app_password: str | None = None
+    service_password: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    log_level: str = "info"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Reads the environment, then applies explicit overrides (CLI flags) that are not None."""
+    settings = Settings()
+    values = {key: value for key, value in overrides.items() if value is not None}
+    return settings.model_copy(update=values) if values else settings
