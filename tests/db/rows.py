@@ -1,0 +1,196 @@
+"""One valid row in every tenant-owned table, inserted as the app role under a tenant.
+
+Used by the isolation and constraint tests. `TENANT_TABLES` must name every table that has a
+tenant_id column: a test compares it with the catalog, so a new table cannot be forgotten here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from renewflow.db import Connection
+
+TENANT_TABLES = (
+    "users",
+    "api_keys",
+    "customers",
+    "contracts",
+    "contacts",
+    "usage_metrics",
+    "customer_intelligence",
+    "recommendations",
+    "workflows",
+    "workflow_versions",
+    "saved_actions",
+    "workflow_chat_branches",
+    "workflow_executions",
+    "workflow_step_executions",
+    "workflow_tasks",
+    "notifications",
+    "workflow_chat_threads",
+    "workflow_chat_messages",
+    "workflow_llm_context",
+    "workflow_llm_tool_calls",
+    "agent_tasks",
+    "task_steps",
+    "autonomous_tasks",
+)
+
+
+def insert(conn: Connection, table: str, values: dict[str, Any]) -> uuid.UUID:
+    """INSERT one row (tenant_id defaults to the transaction's tenant) and return its id."""
+    from psycopg import sql
+
+    values = {"tenant_id": sql.SQL("current_tenant_id()"), **values}
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in values)
+    placeholders = sql.SQL(", ").join(
+        v if isinstance(v, sql.Composable) else sql.Placeholder() for v in values.values()
+    )
+    params = [v for v in values.values() if not isinstance(v, sql.Composable)]
+    query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING id").format(
+        sql.Identifier(table), columns, placeholders
+    )
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    row_id: uuid.UUID = row["id"]
+    return row_id
+
+
+def base_values(ids: dict[str, uuid.UUID], table: str) -> dict[str, Any]:
+    """A valid row for `table` that references the rows already in `ids`."""
+    from psycopg.types.json import Jsonb
+
+    suffix = uuid.uuid4().hex[:8]
+    rows: dict[str, dict[str, Any]] = {
+        "users": {"email": f"csm-{suffix}@example.com", "role": "csm"},
+        "api_keys": {
+            "user_id": ids.get("users"),
+            "role": "csm",
+            "key_hash": uuid.uuid4().bytes * 2,
+            "key_prefix": "rf_test",
+        },
+        "customers": {"name": f"Acme {suffix}", "csm_id": ids.get("users")},
+        "contracts": {
+            "customer_id": ids.get("customers"),
+            "renewal_date": "2027-03-01",
+            "arr": 120000,
+        },
+        "contacts": {"customer_id": ids.get("customers"), "name": "Sarah Chen", "role": "CFO"},
+        "usage_metrics": {
+            "customer_id": ids.get("customers"),
+            "metric_date": "2026-11-01",
+            "metric_name": f"active_users_{suffix}",
+            "value": 42,
+        },
+        "customer_intelligence": {"customer_id": ids.get("customers"), "risk_score": 35},
+        "recommendations": {
+            "customer_id": ids.get("customers"),
+            "category": "expansion",
+            "title": "Offer the analytics add-on",
+        },
+        "workflows": {
+            "workflow_id": f"custom-{suffix}",
+            "name": "Custom renewal",
+            "config": Jsonb({"id": f"custom-{suffix}", "steps": []}),
+        },
+        "workflow_versions": {
+            "workflow_id": ids.get("workflows"),
+            "version": 100,
+            "config": Jsonb({"id": "manual"}),
+        },
+        "saved_actions": {
+            "action_id": f"snooze-7-days-{suffix}",
+            "action_name": "Snooze 7 days",
+            "action_type": "snooze",
+            "handler": "code:GlobalActions.snooze",
+        },
+        "workflow_chat_branches": {
+            "workflow_id": "critical",
+            "from_step_id": "critical-status-assessment",
+            "branch_id": f"proceed-{suffix}",
+            "branch_label": "Let's do it",
+            "branch_type": "fixed",
+            "user_prompts": ["Let's do it", "Proceed"],
+            "next_step_id": "signature-workflow",
+        },
+        "workflow_executions": {
+            "customer_id": ids.get("customers"),
+            "workflow_id": ids.get("workflows"),
+            "workflow_version": 1,
+        },
+        "workflow_step_executions": {
+            "workflow_execution_id": ids.get("workflow_executions"),
+            "step_id": "data-snapshot",
+            "step_index": 0,
+            "outputs": Jsonb({"risk_score": 35}),
+        },
+        "workflow_tasks": {
+            "workflow_execution_id": ids.get("workflow_executions"),
+            "customer_id": ids.get("customers"),
+            "task_type": "CSM_TASK",
+            "owner": "CSM",
+            "action": "Schedule CFO meeting",
+            "description": "Set up a 30-minute intro call with the new CFO",
+            "status": "pending",
+            "priority": 1,
+        },
+        "notifications": {
+            "workflow_execution_id": ids.get("workflow_executions"),
+            "recipient": "manager@example.com",
+            "notification_type": "escalation",
+            "title": "Renewal at risk",
+            "message": "Acme renews in 10 days",
+            "dedupe_key": f"exec:escalation:{suffix}",
+        },
+        "workflow_chat_threads": {
+            "workflow_execution_id": ids.get("workflow_executions"),
+            "step_id": "critical-status-assessment",
+            "thread_type": "llm",
+        },
+        "workflow_chat_messages": {
+            "thread_id": ids.get("workflow_chat_threads"),
+            "role": "user",
+            "content": "What's our ROI?",
+            "sequence_number": 1,
+        },
+        "workflow_llm_context": {
+            "thread_id": ids.get("workflow_chat_threads"),
+            "system_prompt": "You are a renewal analyst.",
+            "context_data": Jsonb({"customer": {"name": "Acme"}}),
+        },
+        "workflow_llm_tool_calls": {
+            "thread_id": ids.get("workflow_chat_threads"),
+            "message_id": ids.get("workflow_chat_messages"),
+            "tool_name": "rag_search",
+            "tool_input": Jsonb({"query": "ROI"}),
+        },
+        "agent_tasks": {"user_id": ids.get("users"), "name": "Research the CFO"},
+        "task_steps": {
+            "task_id": ids.get("agent_tasks"),
+            "step_order": 1,
+            "step_name": "Search",
+            "instructions": "Find the CFO's priorities",
+        },
+        "autonomous_tasks": {
+            "task_type": "system_health_check",
+            "status": "completed",
+            "triggered_by": "system",
+        },
+    }
+    return rows[table]
+
+
+def populate(conn: Connection) -> dict[str, uuid.UUID]:
+    """Inserts one row in every tenant table (workflow_versions comes from the trigger)."""
+    ids: dict[str, uuid.UUID] = {}
+    for table in TENANT_TABLES:
+        if table == "workflow_versions":
+            row = conn.execute(
+                "SELECT id FROM workflow_versions WHERE workflow_id = %s", (ids["workflows"],)
+            ).fetchone()
+            assert row is not None
+            ids[table] = row["id"]
+            continue
+        ids[table] = insert(conn, table, base_values(ids, table))
+    return ids
