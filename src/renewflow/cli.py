@@ -94,13 +94,16 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     typer.echo(_how_to_authenticate(f"http://{bind_host}:{bind_port}"))
-    uvicorn.run(
-        create_app(database),
-        host=bind_host,
-        port=bind_port,
-        log_level=settings.log_level,
-        proxy_headers=False,
-    )
+    try:
+        uvicorn.run(
+            create_app(database, manage_database=False),
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.log_level,
+            proxy_headers=False,
+        )
+    finally:
+        database.close()
 
 
 def _how_to_authenticate(base_url: str) -> str:

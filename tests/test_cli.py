@@ -1,0 +1,108 @@
+"""The CLI as a user runs it: a real process against the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+from renewflow import accounts
+from renewflow.db import Database
+
+
+def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "renewflow", *args],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_create_tenant_user_and_key_then_revoke(migrated_url: str, database: Database) -> None:
+    created = run(migrated_url, "tenants", "create", "Acme CS", "--time-zone", "Europe/Berlin")
+    assert created.returncode == 0, created.stderr
+    tenant_id = uuid.UUID(created.stdout.strip().splitlines()[-1])
+
+    user = run(
+        migrated_url,
+        "users",
+        "create",
+        "--tenant",
+        str(tenant_id),
+        "--email",
+        "lead@acme.example",
+        "--role",
+        "manager",
+    )
+    assert user.returncode == 0, user.stderr
+    key = user.stdout.strip().splitlines()[-1]
+    with database.app_connection() as conn, conn.transaction():
+        principal = accounts.authenticate(conn, key)
+    assert principal is not None
+    assert (principal.tenant_id, principal.role, principal.email) == (
+        tenant_id,
+        accounts.Role.MANAGER,
+        "lead@acme.example",
+    )
+
+    revoked = run(migrated_url, "keys", "revoke", str(principal.key_id), "--tenant", str(tenant_id))
+    assert revoked.returncode == 0, revoked.stderr
+    with database.app_connection() as conn, conn.transaction():
+        assert accounts.authenticate(conn, key) is None
+
+
+def test_errors_are_one_line_and_non_zero(migrated_url: str) -> None:
+    cases = [
+        (
+            (
+                "users",
+                "create",
+                "--tenant",
+                str(uuid.uuid4()),
+                "--email",
+                "a@b.example",
+                "--role",
+                "csm",
+            ),
+            "tenant not found",
+        ),
+        (
+            ("users", "create", "--tenant", "acme", "--email", "a@b.example", "--role", "csm"),
+            "--tenant: not a UUID",
+        ),
+        (
+            (
+                "users",
+                "create",
+                "--tenant",
+                str(uuid.uuid4()),
+                "--email",
+                "a@b.example",
+                "--role",
+                "king",
+            ),
+            "--role: must be one of",
+        ),
+        (("tenants", "create", "X", "--time-zone", "Mars/Olympus"), "time_zone: unknown time zone"),
+        (("tenants", "create", "  "), "name: must not be empty"),
+        (("db", "rollback", "--to", "-1"), "--to: must be 0"),
+    ]
+    for args, message in cases:
+        result = run(migrated_url, *args)
+        assert result.returncode != 0, args
+        assert result.stderr.strip().count("\n") == 0, result.stderr
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_duplicate_user_is_a_conflict(migrated_url: str) -> None:
+    tenant_id = run(migrated_url, "tenants", "create", "Dup").stdout.strip().splitlines()[-1]
+    args = ("users", "create", "--tenant", tenant_id, "--email", "same@x.example", "--role", "csm")
+    assert run(migrated_url, *args).returncode == 0
+    again = run(migrated_url, *args)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
