@@ -28,15 +28,15 @@ def test_make_run_on_a_fresh_clone_answers_readyz(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIRTUAL_ENV")}
     env["RENEWFLOW_DATA_DIR"] = str(data_dir)
     tmp_path.chmod(0o755)  # the embedded server's system user must reach the data directory
-    log = (tmp_path / "run.log").open("w")
-    proc = subprocess.Popen(
-        ["make", "run", f"PORT={port}"],
-        cwd=clone,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with (tmp_path / "run.log").open("w") as log:
+        proc = subprocess.Popen(
+            ["make", "run", f"PORT={port}"],
+            cwd=clone,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
