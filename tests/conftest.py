@@ -24,6 +24,7 @@ from renewflow.db.urls import with_database
 DB_FIXTURES = {"pg_admin"}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
