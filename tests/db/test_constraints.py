@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import psycopg
@@ -15,18 +14,7 @@ from psycopg.errors import (
 )
 
 from renewflow.db import Database
-from tests.db.rows import base_values, insert, populate
-
-
-@pytest.fixture(scope="module")
-def tenant_rows(database: Database) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
-    from renewflow import accounts
-
-    with database.service_transaction() as conn:
-        tenant_id = accounts.create_tenant(conn, f"Constraints {uuid.uuid4().hex[:6]}")["id"]
-    with database.tenant_transaction(tenant_id) as conn:
-        return tenant_id, populate(conn)
-
+from tests.db.rows import base_values, insert
 
 # (table, overrides, expected error, text the error must contain)
 CASES: list[tuple[str, dict[str, Any], type[psycopg.Error], str]] = [

@@ -10,17 +10,6 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from renewflow.db import Database
-from tests.db.rows import populate
-
-
-@pytest.fixture(scope="module")
-def tenant_rows(database: Database) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
-    from renewflow import accounts
-
-    with database.service_transaction() as conn:
-        tenant_id = accounts.create_tenant(conn, f"Triggers {uuid.uuid4().hex[:6]}")["id"]
-    with database.tenant_transaction(tenant_id) as conn:
-        return tenant_id, populate(conn)
 
 
 def _tables_with_updated_at(database: Database) -> list[str]:
