@@ -185,7 +185,9 @@ class _Compiler:
             self.scopes.append(label)
         names = node.block_params if node is not None else ()
         if names:
-            labels = tuple(param_labels[i] if i < len(param_labels) else None for i in range(len(names)))
+            labels = tuple(
+                param_labels[i] if i < len(param_labels) else None for i in range(len(names))
+            )
             self.block_params.append((names, labels))
         try:
             return self.program(node)
@@ -577,7 +579,9 @@ class _Compiler:
             static_name = to_str(name_expr.value)
         else:
             if name_expr.data:
-                raise self.error("'@partial-block' and data partial names are not supported", node.pos)
+                raise self.error(
+                    "'@partial-block' and data partial names are not supported", node.pos
+                )
             static_name = name_expr.original
         context_of = self.expr(node.params[0]) if node.params else None
         pairs = tuple((key, self.expr(value)) for key, value in node.hash)
@@ -751,7 +755,9 @@ def _block_fn(program: Render, declares: bool) -> BlockFn:
     return call
 
 
-def _each(items_of: Getter, program: Render, inverse: Render, prefix: str, declares: bool) -> Render:
+def _each(
+    items_of: Getter, program: Render, inverse: Render, prefix: str, declares: bool
+) -> Render:
     def run(scope: Scope, frame: Frame) -> str:
         items = items_of(scope, frame)
         kind = type(items)

@@ -26,9 +26,7 @@ class Template:
         self._compiled = compiled
         self._limits = limits
         self._strict = strict
-        self.variables: frozenset[str] = frozenset(compiled.relative) | frozenset(
-            compiled.absolute
-        )
+        self.variables: frozenset[str] = frozenset(compiled.relative) | frozenset(compiled.absolute)
         """Every dotted path the template reads; `list[].field` for fields of list items."""
 
     def render(self, context: Any = None) -> str:
