@@ -230,6 +230,63 @@ def keys_revoke(
     typer.echo(f"revoked {key_id}")
 
 
+# --- workflows ---------------------------------------------------------------------------------
+
+workflows_app = typer.Typer(
+    help="Workflow configs: validate, seed the core library, schema.", no_args_is_help=True
+)
+app.add_typer(workflows_app, name="workflows")
+
+
+@workflows_app.command("validate")
+def workflows_validate(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Workflow files (.yaml, .yml, .json) or directories.")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the errors as a JSON array.")
+    ] = False,
+) -> None:
+    """Validate workflow configs: one line per error with its JSON path; exit 1 on any error."""
+    import json
+
+    from renewflow.workflows.files import validate_files
+
+    issues = validate_files(paths)
+    if as_json:
+        typer.echo(json.dumps([issue.as_dict() for issue in issues], indent=2))
+    else:
+        for issue in issues:
+            typer.echo(str(issue))
+    if issues:
+        sys.exit(1)
+    if not as_json:
+        typer.echo("all workflows are valid")
+
+
+@workflows_app.command("seed")
+def workflows_seed() -> None:
+    """Upsert the core workflow library in one transaction; unchanged workflows write nothing."""
+    from renewflow.workflows.files import core_library
+    from renewflow.workflows.seed import seed_core
+
+    library = core_library()
+    with _database() as database, database.service_transaction() as conn:
+        result = seed_core(conn, library)
+    typer.echo(
+        f"core workflows: {len(result.inserted)} inserted, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged"
+    )
+
+
+@workflows_app.command("schema")
+def workflows_schema() -> None:
+    """Print the JSON Schema of a workflow config (as published in docs/workflow.schema.json)."""
+    from renewflow.workflows.schema import schema_text
+
+    typer.echo(schema_text(), nl=False)
+
+
 # --- entry point ---------------------------------------------------------------------------------
 
 
