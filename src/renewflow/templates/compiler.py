@@ -26,6 +26,7 @@ from .runtime import (
     Frame,
     SafeString,
     escape_html,
+    if_falsy,
     is_empty,
     js_truthy,
     lookup,
@@ -487,7 +488,7 @@ class _Compiler:
         if include_zero is None:
 
             def run(scope: Scope, frame: Frame) -> str:
-                if is_empty(cond(scope, frame)):
+                if if_falsy(cond(scope, frame)):
                     return prefix + inverse(scope, frame)
                 return prefix + program(scope, frame)
 
@@ -496,9 +497,7 @@ class _Compiler:
 
         def run_zero(scope: Scope, frame: Frame) -> str:
             value = cond(scope, frame)
-            if is_empty(value) and not (
-                value == 0 and type(value) in (int, float) and js_truthy(zero(scope, frame))
-            ):
+            if is_empty(value) if js_truthy(zero(scope, frame)) else if_falsy(value):
                 return prefix + inverse(scope, frame)
             return prefix + program(scope, frame)
 
@@ -642,7 +641,12 @@ def _strict_walk(
             frame.state.missing.setdefault(label)
             return UNDEFINED
         found = lookup(value, part)
-        if found is UNDEFINED and (require_terminal or i < last):
+        if (
+            found is UNDEFINED
+            and (require_terminal or i < last)
+            # Present with an undefined value is not missing (JavaScript's `in`).
+            and not (isinstance(value, dict) and part in value)
+        ):
             frame.state.missing.setdefault(label)
         value = found
     return value

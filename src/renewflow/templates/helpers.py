@@ -433,7 +433,7 @@ def _json_value(value: Any, depth: int) -> str | None:
 
 def _json_helper(value: Any = UNDEFINED) -> Any:
     text = _json_value(value, 0)
-    return UNDEFINED if text is None else SafeString(text)
+    return SafeString("" if text is None else text)
 
 
 def _log(*_values: Any, **_hash: Any) -> Any:

@@ -120,22 +120,28 @@ def to_str(value: Any) -> str:
 
 
 def is_empty(value: Any) -> bool:
-    """handlebars.js's `isEmpty`, which `#if`, `#unless` and `#with` test."""
+    """handlebars.js's `isEmpty` (what `#with` tests): falsy except 0, or an empty list."""
     kind = type(value)
-    if kind is bool:
+    if kind is int or (kind is float and value == value):
+        return False
+    if kind is list or kind is tuple:
         return not value
-    if kind is str or kind is list or kind is int or kind is tuple:
+    return not js_truthy(value)
+
+
+def if_falsy(value: Any) -> bool:
+    """What sends `#if` to its inverse: JavaScript-falsy (0 included) or an empty list."""
+    kind = type(value)
+    if kind is list or kind is tuple:
         return not value
-    if value is None or value is UNDEFINED:
-        return True
-    if kind is float:
-        return value != value or value == 0.0
-    return False
+    return not js_truthy(value)
 
 
 def js_truthy(value: Any) -> bool:
-    """JavaScript's `Boolean(value)`: an empty list or dict is true."""
+    """JavaScript's `Boolean(value)`: an empty list or dict is true, so is a SafeString object."""
     kind = type(value)
+    if kind is SafeString:
+        return True
     if kind is list or kind is dict or kind is tuple:
         return True
     if kind is float:
@@ -172,8 +178,8 @@ def lookup(value: Any, key: str) -> Any:
 
 
 def lookup_field(value: Any, key: Any) -> Any:
-    """The `lookup` helper's access, where the key may be a number."""
-    if value is None or value is UNDEFINED:
+    """The `lookup` helper: `obj && lookupProperty(obj, field)`, where the key may be a number."""
+    if not js_truthy(value):
         return value
     if type(key) is int or (type(key) is float and key.is_integer()):
         key = str(int(key))
