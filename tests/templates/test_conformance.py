@@ -74,7 +74,7 @@ WITH_OPTIONS: dict[str, Any] = {
     "form": _form,
     "list": _list,
 }
-_BAR = ({"foo": lambda value: "bar " + _s(value)}, {})
+_BAR: tuple[dict[str, Any], dict[str, Any]] = ({"foo": lambda value: "bar " + _s(value)}, {})
 PER_CASE: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "this keyword in helpers 1": _BAR,
     "this keyword in helpers 2": _BAR,

@@ -18,8 +18,19 @@ from typing import Any
 from .errors import HelperError, TemplateError, TemplateLimitError, TemplateSyntaxError
 from .helpers import RESERVED, Helper, HelperOptions, Helpers, push_scope
 from .limits import Limits
-from .nodes import Block, Comment, Content, Expr, Literal, Mustache, Partial, PathExpr, Program
-from .nodes import Statement, SubExpr
+from .nodes import (
+    Block,
+    Comment,
+    Content,
+    Expr,
+    Literal,
+    Mustache,
+    Partial,
+    PathExpr,
+    Program,
+    Statement,
+    SubExpr,
+)
 from .parser import parse
 from .runtime import (
     UNDEFINED,
@@ -319,11 +330,12 @@ class _Compiler:
             return get_n
 
         def get_up(scope: Scope, frame: Frame) -> Any:
+            current: Any = scope
             for _ in range(depth):
-                scope = scope[1]
-                if scope is None:
+                current = current[1]
+                if current is None:
                     return UNDEFINED
-            return _walk(scope[0], parts)
+            return _walk(current[0], parts)
 
         return get_up
 
@@ -387,12 +399,17 @@ class _Compiler:
         escape = node.escaped and self.options.escape
         if name is not None:
             return _output(self.helper_call(name, node.call, None, None), prefix, escape)
-        if not self.options.strict and not path.data and path.depth == 0:
-            if self.find_block_param(path) is None and len(path.parts) in (1, 2):
-                label = self.label(path)
-                if label:
-                    self.relative.setdefault(label)
-                return _fast_output(path.parts, prefix, escape)
+        if (
+            not self.options.strict
+            and not path.data
+            and path.depth == 0
+            and self.find_block_param(path) is None
+            and len(path.parts) in (1, 2)
+        ):
+            label = self.label(path)
+            if label:
+                self.relative.setdefault(label)
+            return _fast_output(path.parts, prefix, escape)
         return _output(self.path(path, require_terminal=True), prefix, escape)
 
     def helper_call(
@@ -407,7 +424,7 @@ class _Compiler:
             def get_with_options(scope: Scope, frame: Frame) -> Any:
                 args = [getter(scope, frame) for getter in getters]
                 hash_ = {key: getter(scope, frame) for key, getter in pairs}
-                options = HelperOptions(name, hash_, scope, frame, fn, inverse)
+                options = HelperOptions(name, hash_, scope, frame, fn=fn, inverse=inverse)
                 return _call_helper(name, function, args, {"options": options})
 
             return get_with_options
@@ -656,12 +673,13 @@ def _strict_context_path(
     depth: int, parts: tuple[str, ...], require_terminal: bool, label: str
 ) -> Getter:
     def get(scope: Scope, frame: Frame) -> Any:
+        current: Any = scope
         for _ in range(depth):
-            scope = scope[1]
-            if scope is None:
+            current = current[1]
+            if current is None:
                 frame.state.missing.setdefault(label)
                 return UNDEFINED
-        return _strict_walk(scope[0], parts, require_terminal, label, frame)
+        return _strict_walk(current[0], parts, require_terminal, label, frame)
 
     return get
 
@@ -774,7 +792,7 @@ def _each(
             loop = frame.child()
             outer_params = frame.block_params
             last = count - 1
-            parts = []
+            parts: list[str] = []
             append = parts.append
             top = scope[0]
             for index, item in enumerate(items):
@@ -783,7 +801,10 @@ def _each(
                 loop.last = index == last
                 if declares:
                     loop.block_params = ((item, index), outer_params)
-                append(program(scope if item is top else push_scope(item, scope), loop))
+                if type(item) is dict:
+                    append(program((item, scope), loop))
+                else:
+                    append(program(scope if item is top else push_scope(item, scope), loop))
             return prefix + state.check_output("".join(parts))
         if kind is dict or isinstance(items, dict):
             keys = object_keys(items)

@@ -52,6 +52,7 @@ class HelperOptions:
         hash_: dict[str, Any],
         scope: tuple[Any, Any],
         data: Frame,
+        *,
         fn: Callable[[tuple[Any, Any], Frame, Any], str] | None,
         inverse: Callable[[tuple[Any, Any], Frame, Any], str] | None,
     ) -> None:
@@ -107,12 +108,8 @@ def push_scope(context: Any, scope: tuple[Any, Any]) -> tuple[Any, Any]:
     top = scope[0]
     if context is top:
         return scope
-    if (
-        type(context) is type(top)
-        and isinstance(context, _PRIMITIVES)
-        and context == top
-        or (context is None or context is UNDEFINED)
-        and (top is None or top is UNDEFINED)
+    if (type(context) is type(top) and isinstance(context, _PRIMITIVES) and context == top) or (
+        (context is None or context is UNDEFINED) and (top is None or top is UNDEFINED)
     ):
         return scope
     return (context, scope)
@@ -186,7 +183,7 @@ def _compare(a: Any, b: Any) -> tuple[Any, Any] | None:
     if isinstance(a, str) and isinstance(b, str) and a is not UNDEFINED:
         return str(a), str(b)
     x, y = to_number(a), to_number(b)
-    if x != x or y != y:
+    if math.isnan(x) or math.isnan(y):
         return None
     return x, y
 
@@ -248,7 +245,7 @@ def _abs(value: Any = UNDEFINED) -> float | int:
 
 
 def _default(value: Any = UNDEFINED, fallback: Any = UNDEFINED) -> Any:
-    if value is None or value is UNDEFINED or value == "" and isinstance(value, str):
+    if value is None or value is UNDEFINED or (value == "" and isinstance(value, str)):
         return fallback
     return value
 
@@ -282,7 +279,7 @@ def _lower(value: Any = UNDEFINED) -> str:
 
 def _js_round(value: float) -> float:
     """`Math.round`: halves go towards +Infinity."""
-    if value != value or value in (math.inf, -math.inf):
+    if not math.isfinite(value):
         return value
     floor = math.floor(value)
     return float(floor + 1 if value - floor >= 0.5 else floor)
@@ -290,7 +287,7 @@ def _js_round(value: float) -> float:
 
 def _round(value: Any = UNDEFINED, digits: Any = 0) -> float:
     places = to_number(digits)
-    places = 0 if places != places or places in (math.inf, -math.inf) else int(places)
+    places = int(places) if math.isfinite(places) else 0
     places = max(-20, min(20, places))
     factor = 10.0**places
     return _js_round(float(to_number(value)) * factor) / factor
@@ -311,7 +308,7 @@ _ZERO_DECIMAL = frozenset({"JPY", "KRW"})
 
 def _decimal(value: Any) -> Decimal | None:
     number = to_number(value)
-    if number != number or number in (math.inf, -math.inf):
+    if not math.isfinite(number):
         return None
     try:
         return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
@@ -353,9 +350,20 @@ def _format_number(value: Any = UNDEFINED, decimals: Any = UNDEFINED) -> str:
     return _grouped(amount, max(0, min(20, places)), trim=False)
 
 
-_MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _DATE_TOKENS = re.compile(r"YYYY|YY|MMMM|MMM|MM|DD|HH|mm|ss")
 
 

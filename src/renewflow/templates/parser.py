@@ -180,7 +180,12 @@ class _Parser:
         close_strip = self.close_block(call)
         self.depth -= 1
         block = _prepare_block(
-            call, open_strip, program, inverse, close_strip, open_token.kind == "OPEN_INVERSE"
+            call,
+            open_strip,
+            program,
+            inverse,
+            close_strip,
+            inverted=open_token.kind == "OPEN_INVERSE",
         )
         block.pos = open_token.pos
         block.partial_block = is_partial
@@ -332,6 +337,7 @@ def _prepare_block(
     program: Program,
     inverse_and_program: _Inverse | None,
     close_strip: Strip | None,
+    *,
     inverted: bool,
 ) -> Block:
     inverse: Program | None = None

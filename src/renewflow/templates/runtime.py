@@ -67,7 +67,7 @@ def escape_html(text: str) -> str:
 
 def js_number(value: float) -> str:
     """`Number.prototype.toString()` for a float: `1.0` is "1", `1e21` is "1e+21"."""
-    if value != value:
+    if math.isnan(value):
         return "NaN"
     if value in (math.inf, -math.inf):
         return "Infinity" if value > 0 else "-Infinity"
@@ -122,7 +122,7 @@ def to_str(value: Any) -> str:
 def is_empty(value: Any) -> bool:
     """handlebars.js's `isEmpty` (what `#with` tests): falsy except 0, or an empty list."""
     kind = type(value)
-    if kind is int or (kind is float and value == value):
+    if kind is int or (kind is float and not math.isnan(value)):
         return False
     if kind is list or kind is tuple:
         return not value
@@ -145,7 +145,7 @@ def js_truthy(value: Any) -> bool:
     if kind is list or kind is dict or kind is tuple:
         return True
     if kind is float:
-        return value == value and value != 0.0
+        return not math.isnan(value) and value != 0.0
     if value is None or value is UNDEFINED:
         return False
     if isinstance(value, str | int | float):

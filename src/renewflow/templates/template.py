@@ -84,7 +84,7 @@ class Environment:
 _DEFAULT = Environment()
 
 
-def compile(  # noqa: A001 - the name the issue specifies; shadowing the builtin is intended
+def compile(
     source: str,
     *,
     escape: bool = False,

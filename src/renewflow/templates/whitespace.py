@@ -144,7 +144,8 @@ class _Visitor:
         first_inverse = last_inverse = inverse
         if inverse is not None and inverse.chained:
             head = inverse.body[0]
-            assert isinstance(head, Block) and head.program is not None
+            assert isinstance(head, Block)
+            assert head.program is not None
             first_inverse = head.program
             while last_inverse is not None and last_inverse.chained:
                 tail = last_inverse.body[-1]
@@ -160,7 +161,8 @@ class _Visitor:
         if block.open_strip.close:
             _omit_right(program.body, None, multiple=True)
         if inverse is not None:
-            assert first_inverse is not None and last_inverse is not None
+            assert first_inverse is not None
+            assert last_inverse is not None
             inverse_strip = block.inverse_strip
             if inverse_strip is not None and inverse_strip.open:
                 _omit_left(program.body, None, multiple=True)
