@@ -1,0 +1,159 @@
+"""The WorkflowContext templates read: built from the customer's data in one query.
+
+Shape (the roots the workflow validator admits):
+customer, csm, workflow, company, accountTeam, intelligence, data {usage, engagement, crm,
+salesforce}, outputs {<step id>: {...}}.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from renewflow.context.errors import CustomerNotFound
+from renewflow.db import Connection, load_queries
+
+_Q = load_queries("renewflow.context")
+
+WorkflowContext = dict[str, Any]
+
+# Usage is "flat" within this many percent of its value four weeks earlier.
+_FLAT_PERCENT = 2.0
+
+
+def build_context(
+    conn: Connection, customer_id: UUID, execution_id: UUID | None = None
+) -> WorkflowContext:
+    """The context of one customer (and, if given, of one execution: its stage and outputs)."""
+    row = conn.execute(
+        _Q["build_context"], {"customer_id": customer_id, "execution_id": execution_id}
+    ).fetchone()
+    if row is None:
+        raise CustomerNotFound(f"customer {customer_id} not found")
+    return _assemble(row)
+
+
+def _number(value: Any) -> int | float | None:
+    """JSON-friendly numbers: whole amounts as int, others as float."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal | float):
+        as_float = float(value)
+        return int(as_float) if as_float.is_integer() else as_float
+    return int(value)
+
+
+def _assemble(row: dict[str, Any]) -> WorkflowContext:
+    settings = row["tenant_settings"] or {}
+    team = row["account_team"] or {}
+    metadata = row["metadata"] or {}
+    days = row["days_until_renewal"]
+    hours = row["hours_until_renewal"]
+    arr = _number(row["arr"])
+    csm_email = row["csm_email"]
+    crm = dict(metadata.get("crm") or {})
+    crm.setdefault("contacts", row["contacts"])
+    return {
+        "customer": {
+            "id": str(row["id"]),
+            "name": row["name"],
+            "externalId": row["external_id"],
+            "arr": arr,
+            "currency": row["currency"],
+            "renewalDate": row["renewal_date"].isoformat() if row["renewal_date"] else None,
+            "hasAccountPlan": row["has_account_plan"],
+            "tier": row["tier"],
+            "segment": row["segment"],
+            "industry": row["industry"],
+            "domain": row["domain"],
+            "healthScore": row["health_score"],
+        },
+        "csm": {
+            "id": str(row["csm_id"]) if row["csm_id"] else None,
+            "email": csm_email,
+            "name": row["csm_name"] or _name_from_email(csm_email),
+            "manager": row["csm_manager"],
+        },
+        "workflow": {
+            "daysUntilRenewal": days,
+            "hoursUntilRenewal": math.floor(hours) if hours is not None else None,
+            "renewalARR": arr,
+            "daysOverdue": -days if days is not None and days < 0 else 0,
+            "stage": row["workflow_name"],
+            "workflowId": row["workflow_slug"],
+            "executionId": str(row["execution_id"]) if row["execution_id"] else None,
+            "currentStep": row["current_step_id"],
+        },
+        "company": {
+            "vpCustomerSuccess": settings.get("vpCustomerSuccess"),
+            "ceo": settings.get("ceo"),
+            "warRoom": settings.get("warRoom"),
+        },
+        "accountTeam": {
+            **team,
+            "csm": csm_email,
+            "allEmails": ",".join(e for e in (team.get("ae"), team.get("sa"), csm_email) if e),
+        },
+        "intelligence": {
+            "riskScore": row["risk_score"],
+            "sentiment": row["sentiment"],
+            "aiSummary": row["ai_summary"],
+            "insights": row["insights"] or [],
+        },
+        "data": {
+            "usage": _usage(row["usage_latest"], row["usage_previous"]),
+            "engagement": metadata.get("engagement") or {},
+            "crm": crm,
+            # the specification's name for the CRM data
+            "salesforce": crm,
+        },
+        "outputs": row["outputs"] or {},
+    }
+
+
+def _usage(latest: list[dict[str, Any]], previous: list[dict[str, Any]]) -> dict[str, Any]:
+    metrics = {m["name"]: _number(m["value"]) for m in latest}
+    last_activity = max((m["date"] for m in latest), default=None)
+    before = {m["name"]: float(m["value"]) for m in previous}
+    now_total = sum(float(m["value"]) for m in latest if m["name"] in before)
+    then_total = sum(before.values())
+    change: float | None = None
+    trend = "unknown"
+    if then_total > 0:
+        change = round((now_total - then_total) / then_total * 100, 1)
+        if abs(change) < _FLAT_PERCENT:
+            trend = "flat"
+        elif change > 0:
+            trend = f"+{change:g}% growth"
+        else:
+            trend = f"{change:g}% decline"
+    return {
+        "metrics": metrics,
+        "lastActivity": last_activity,
+        "changePercent": change,
+        "trend": trend,
+    }
+
+
+def _name_from_email(email: str | None) -> str | None:
+    if not email:
+        return None
+    local = email.split("@", 1)[0]
+    return " ".join(part.capitalize() for part in re.split(r"[._-]+", local) if part) or None
+
+
+def missing_paths(context: WorkflowContext, paths: list[str]) -> list[str]:
+    """The paths (dotted, e.g. `data.usage.trend`) that are absent, null or empty in `context`."""
+    missing = []
+    for path in paths:
+        value: Any = context
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                break
+        if value is None or value in ("", [], {}):
+            missing.append(path)
+    return missing
