@@ -66,6 +66,8 @@ class Compiled:
     """Paths read relative to the template's own context, in first-use order."""
     absolute: dict[str, None]
     """Paths read through `@root`."""
+    code: str | None = None
+    """The generated Python source (see codegen.py), or None for the closure compiler."""
 
 
 @dataclass(slots=True)
@@ -94,6 +96,18 @@ class PartialRegistry:
 
 
 def compile_tree(
+    program: Program, options: Options, registry: PartialRegistry, source: str
+) -> Compiled:
+    if not options.strict:
+        from .codegen import compile_generated
+
+        generated = compile_generated(program, options, registry, source)
+        if generated is not None:
+            return generated
+    return compile_closures(program, options, registry, source)
+
+
+def compile_closures(
     program: Program, options: Options, registry: PartialRegistry, source: str
 ) -> Compiled:
     compiler = _Compiler(options, registry, source)

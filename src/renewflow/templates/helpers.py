@@ -177,6 +177,10 @@ def _primitive(value: Any) -> Any:
     return value
 
 
+_NUMBERS = frozenset({int, float})
+"""Exact types whose JavaScript comparison is Python's (NaN compares false in both)."""
+
+
 def _compare(a: Any, b: Any) -> tuple[Any, Any] | None:
     """Operands as JavaScript's relational operators see them; None when NaN is involved."""
     a, b = _primitive(a), _primitive(b)
@@ -208,31 +212,45 @@ def _ne(a: Any = UNDEFINED, b: Any = UNDEFINED) -> bool:
 
 
 def _gt(a: Any = UNDEFINED, b: Any = UNDEFINED) -> bool:
+    if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        return a > b  # type: ignore[no-any-return]
     pair = _compare(a, b)
     return pair is not None and pair[0] > pair[1]
 
 
 def _gte(a: Any = UNDEFINED, b: Any = UNDEFINED) -> bool:
+    if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        return a >= b  # type: ignore[no-any-return]
     pair = _compare(a, b)
     return pair is not None and pair[0] >= pair[1]
 
 
 def _lt(a: Any = UNDEFINED, b: Any = UNDEFINED) -> bool:
+    if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        return a < b  # type: ignore[no-any-return]
     pair = _compare(a, b)
     return pair is not None and pair[0] < pair[1]
 
 
 def _lte(a: Any = UNDEFINED, b: Any = UNDEFINED) -> bool:
+    if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        return a <= b  # type: ignore[no-any-return]
     pair = _compare(a, b)
     return pair is not None and pair[0] <= pair[1]
 
 
 def _and(*values: Any) -> bool:
-    return all(js_truthy(value) for value in values)
+    for value in values:
+        if value is not True and (value is False or not js_truthy(value)):
+            return False
+    return True
 
 
 def _or(*values: Any) -> bool:
-    return any(js_truthy(value) for value in values)
+    for value in values:  # noqa: SIM110  a plain loop: no generator per call on the hot path
+        if value is True or (value is not False and js_truthy(value)):
+            return True
+    return False
 
 
 def _not(value: Any = UNDEFINED) -> bool:
@@ -240,6 +258,8 @@ def _not(value: Any = UNDEFINED) -> bool:
 
 
 def _abs(value: Any = UNDEFINED) -> float | int:
+    if type(value) in _NUMBERS:
+        return abs(value)  # type: ignore[no-any-return]
     number = to_number(value)
     return abs(number)
 
