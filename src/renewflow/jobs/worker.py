@@ -1,0 +1,272 @@
+"""The worker loop: claim, run, heartbeat, reap, wake on NOTIFY, periodic jobs, graceful stop.
+
+Threads of one worker process:
+- `concurrency` runner threads, each claiming up to `batch` jobs at a time and running them;
+- one listener holding a LISTEN connection, waking the runners on a notification (polling every
+  `poll_interval` seconds is the fallback when notifications are lost or the connection is down);
+- one housekeeping thread: heartbeats every `lease_seconds / 3`, reaps expired leases every
+  `reap_interval`, ticks the periodic scheduler.
+
+Database trouble (a restart, a network cut) is never fatal: the thread logs it, backs off and
+tries again; a job whose run was interrupted is released if possible, otherwise its lease simply
+expires and the reaper of some worker queues it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from renewflow.db import Database, DatabaseUnavailable
+from renewflow.jobs.metrics import Metrics
+from renewflow.jobs.periodic import PeriodicJob, PeriodicScheduler
+from renewflow.jobs.types import Lease, Outcome, Queue
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "renewflow_jobs"
+# what a lost or restarting database looks like from here
+_TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, DatabaseUnavailable)
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class WorkerConfig:
+    name: str = field(default_factory=default_worker_name)
+    concurrency: int = 1
+    batch: int = 1
+    lease_seconds: float = 30.0
+    poll_interval: float = 1.0
+    reap_interval: float = 5.0
+    shutdown_grace: float = 30.0
+    listen: bool = True
+
+
+class Worker:
+    """Runs the jobs of `queues` until `stop()`; see the module docstring for the threads."""
+
+    def __init__(
+        self,
+        database: Database,
+        queues: Sequence[Queue],
+        *,
+        config: WorkerConfig | None = None,
+        periodic: Sequence[PeriodicJob] = (),
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.database = database
+        self.queues = list(queues)
+        self.config = config or WorkerConfig()
+        self.metrics = metrics or Metrics()
+        self.metrics.set_depth_source(self._depth)
+        self._scheduler = PeriodicScheduler(database, periodic, self.config.name)
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._held: dict[tuple[str, object], tuple[Queue, Lease]] = {}
+        self._held_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        targets: list[tuple[str, object]] = [
+            (f"runner-{i}", self._run_loop) for i in range(self.config.concurrency)
+        ]
+        targets.append(("housekeeping", self._housekeeping_loop))
+        if self.config.listen:
+            targets.append(("listener", self._listen_loop))
+        for name, target in targets:
+            thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+            thread.start()
+            self._threads.append(thread)
+        log.info(
+            "worker %s started: %d runner(s), batch %d, lease %.1fs",
+            self.config.name,
+            self.config.concurrency,
+            self.config.batch,
+            self.config.lease_seconds,
+        )
+
+    def stop(self) -> None:
+        """Asks the threads to stop: runners finish the job in hand, claim nothing new."""
+        self._stopping.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Waits for the threads; then hands back any lease still held. True if all stopped."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        stopped = not any(t.is_alive() for t in self._threads)
+        self._release_all()
+        return stopped
+
+    def run_until_stopped(self) -> None:
+        """Starts, blocks until `stop()` (e.g. from a SIGTERM handler), then shuts down gracefully."""
+        self.start()
+        while not self._stopping.wait(0.5):
+            pass
+        if not self.join(self.config.shutdown_grace):
+            log.warning("worker %s: jobs still running after the grace period", self.config.name)
+
+    # -- runners -----------------------------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            claimed_any = False
+            try:
+                for queue in self.queues:
+                    if self._stopping.is_set():
+                        break
+                    claimed_any |= self._claim_and_run(queue)
+                failures = 0
+            except _TRANSIENT as error:
+                failures += 1
+                delay = min(5.0, 0.1 * 2**failures)
+                log.warning("database unavailable (%s); retrying in %.1fs", _brief(error), delay)
+                self._stopping.wait(delay)
+                continue
+            if not claimed_any:
+                self._wake.wait(self.config.poll_interval)
+                self._wake.clear()
+
+    def _claim_and_run(self, queue: Queue) -> bool:
+        started = time.perf_counter()
+        leases = queue.claim(self.config.name, self.config.batch, self.config.lease_seconds)
+        if not leases:
+            return False
+        self.metrics.claim_duration(queue.name, time.perf_counter() - started)
+        with self._held_lock:
+            for lease in leases:
+                self._held[(queue.name, lease.token)] = (queue, lease)
+        pending = list(leases)
+        try:
+            while pending:
+                if self._stopping.is_set():
+                    break
+                lease = pending.pop(0)
+                self._run_one(queue, lease)
+        finally:
+            if pending:
+                self._release(queue, pending)
+        return True
+
+    def _run_one(self, queue: Queue, lease: Lease) -> None:
+        if lease.queued_at is not None:
+            self.metrics.start_latency(
+                queue.name, (datetime.now(UTC) - lease.queued_at).total_seconds()
+            )
+        try:
+            outcome = queue.run(lease)
+        except _TRANSIENT:
+            # The run's transaction is gone with its connection: nothing of it was written.
+            self._release(queue, [lease])
+            raise
+        finally:
+            with self._held_lock:
+                self._held.pop((queue.name, lease.token), None)
+        self.metrics.outcome(queue.name, lease.kind, outcome.value)
+        if outcome is Outcome.LOST:
+            log.warning(
+                "job %s: lease lost before it finished; its result was discarded", lease.job_id
+            )
+
+    def _release(self, queue: Queue, leases: Sequence[Lease]) -> None:
+        try:
+            queue.release(leases)
+        except _TRANSIENT as error:
+            log.warning(
+                "could not release %d lease(s): %s; they will expire", len(leases), _brief(error)
+            )
+        with self._held_lock:
+            for lease in leases:
+                self._held.pop((queue.name, lease.token), None)
+
+    def _release_all(self) -> None:
+        with self._held_lock:
+            held = list(self._held.values())
+        by_queue: dict[str, tuple[Queue, list[Lease]]] = {}
+        for queue, lease in held:
+            by_queue.setdefault(queue.name, (queue, []))[1].append(lease)
+        for queue, leases in by_queue.values():
+            self._release(queue, leases)
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def _housekeeping_loop(self) -> None:
+        beat_every = max(0.05, self.config.lease_seconds / 3)
+        next_beat = next_reap = next_tick = time.monotonic()
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            try:
+                if now >= next_beat:
+                    self._heartbeat()
+                    next_beat = now + beat_every
+                if now >= next_reap:
+                    reaped = sum(queue.reap() for queue in self.queues)
+                    if reaped:
+                        log.info("re-queued %d job(s) whose lease expired", reaped)
+                        self._wake.set()
+                    next_reap = now + self.config.reap_interval
+                if now >= next_tick:
+                    self._scheduler.tick()
+                    next_tick = now + 1.0
+            except _TRANSIENT as error:
+                log.warning("housekeeping: database unavailable (%s)", _brief(error))
+            except Exception:
+                log.exception("housekeeping failed; continuing")
+            self._stopping.wait(min(0.25, beat_every))
+        # one last heartbeat is pointless: join() releases what is still held
+
+    def _heartbeat(self) -> None:
+        with self._held_lock:
+            held = list(self._held.values())
+        by_queue: dict[str, tuple[Queue, list[Lease]]] = {}
+        for queue, lease in held:
+            by_queue.setdefault(queue.name, (queue, []))[1].append(lease)
+        for queue, leases in by_queue.values():
+            queue.heartbeat(leases, self.config.lease_seconds)
+
+    # -- wake-ups ----------------------------------------------------------------------------
+
+    def _listen_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(
+                    self.database.service_conninfo, autocommit=True, connect_timeout=5
+                ) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._wake.set()  # anything queued while we were not listening
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self._wake.set()
+            except psycopg.Error as error:
+                log.debug("listener: %s; polling until it reconnects", _brief(error))
+                self._stopping.wait(1.0)
+
+    def _depth(self) -> dict[str, dict[str, int]]:
+        return {queue.name: dict(queue.depth()) for queue in self.queues}
+
+
+def _brief(error: BaseException) -> str:
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__

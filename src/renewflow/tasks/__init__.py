@@ -1,0 +1,82 @@
+"""The action plan: AI and CSM tasks with sub-tasks, snooze, skip and continuity, and the AI tasks'
+processors and queue (spec: action-plan-tasks.md)."""
+
+from renewflow.tasks.errors import (
+    DecisionRequired,
+    TaskNotFound,
+    TransitionNotAllowed,
+    UnknownProcessor,
+)
+from renewflow.tasks.models import (
+    Complexity,
+    ExecutionStatus,
+    Owner,
+    SortKey,
+    Status,
+    Task,
+    TaskCreate,
+    TaskFilters,
+    TaskNode,
+    TaskPage,
+    TaskType,
+    TaskUpdate,
+)
+from renewflow.tasks.processors import Processor, ProcessorRegistry, ProcessorResult
+from renewflow.tasks.queue import TaskQueue
+from renewflow.tasks.service import (
+    cancel_task,
+    complete_task,
+    create_task,
+    ensure_task,
+    execute_task,
+    get_task,
+    list_tasks,
+    reopen_task,
+    skip_task,
+    snooze_deadline_after,
+    snooze_task,
+    surface_open_tasks,
+    task_tree,
+    update_task,
+    wake_snoozed,
+)
+from renewflow.tasks.sweep import sweep_job
+
+__all__ = [
+    "Complexity",
+    "DecisionRequired",
+    "ExecutionStatus",
+    "Owner",
+    "Processor",
+    "ProcessorRegistry",
+    "ProcessorResult",
+    "SortKey",
+    "Status",
+    "Task",
+    "TaskCreate",
+    "TaskFilters",
+    "TaskNode",
+    "TaskNotFound",
+    "TaskPage",
+    "TaskQueue",
+    "TaskType",
+    "TaskUpdate",
+    "TransitionNotAllowed",
+    "UnknownProcessor",
+    "cancel_task",
+    "complete_task",
+    "create_task",
+    "ensure_task",
+    "execute_task",
+    "get_task",
+    "list_tasks",
+    "reopen_task",
+    "skip_task",
+    "snooze_deadline_after",
+    "snooze_task",
+    "surface_open_tasks",
+    "sweep_job",
+    "task_tree",
+    "update_task",
+    "wake_snoozed",
+]

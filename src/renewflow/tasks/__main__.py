@@ -1,0 +1,5 @@
+import sys
+
+from renewflow.tasks.worker import main
+
+sys.exit(main())

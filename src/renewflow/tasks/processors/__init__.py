@@ -1,0 +1,24 @@
+"""AI task processors: named callables that do an AI task's work.
+
+The interface (see `Processor`): called with the task and a connection inside a transaction scoped to
+the task's tenant; returns a `ProcessorResult`. Plugins register through the entry-point group
+`renewflow.processors` (name = "module:callable").
+"""
+
+from renewflow.tasks.processors.base import (
+    ENTRY_POINT_GROUP,
+    Processor,
+    ProcessorRegistry,
+    ProcessorResult,
+)
+from renewflow.tasks.processors.builtin import noop, post_webhook, update_contact
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Processor",
+    "ProcessorRegistry",
+    "ProcessorResult",
+    "noop",
+    "post_webhook",
+    "update_contact",
+]

@@ -1,0 +1,37 @@
+-- The built-in processors' queries, run as the app role inside the task's tenant transaction.
+
+-- name: find_contact
+SELECT * FROM contacts
+WHERE customer_id = %(customer_id)s
+  AND ((%(id)s::uuid IS NOT NULL AND id = %(id)s)
+       OR (%(external_id)s::text IS NOT NULL AND external_id = %(external_id)s)
+       OR (%(id)s::uuid IS NULL AND %(external_id)s::text IS NULL
+           AND %(email)s::text IS NOT NULL AND lower(email) = lower(%(email)s)))
+ORDER BY id
+LIMIT 1;
+
+-- name: update_contact
+UPDATE contacts SET
+  name = coalesce(%(name)s, name),
+  email = coalesce(%(email)s, email),
+  title = coalesce(%(title)s, title),
+  role = coalesce(%(role)s, role),
+  external_id = coalesce(%(external_id)s, external_id)
+WHERE id = %(id)s
+RETURNING id;
+
+-- name: insert_contact
+INSERT INTO contacts (tenant_id, customer_id, external_id, name, email, title, role)
+VALUES (current_tenant_id(), %(customer_id)s, %(external_id)s, %(name)s, %(email)s, %(title)s, %(role)s)
+RETURNING id;
+
+-- name: clear_primary
+UPDATE contacts SET is_primary = false
+WHERE customer_id = %(customer_id)s AND is_primary AND id <> %(id)s
+RETURNING id;
+
+-- name: set_primary
+UPDATE contacts SET is_primary = true WHERE id = %(id)s AND NOT is_primary RETURNING id;
+
+-- name: tenant_webhooks
+SELECT settings -> 'webhooks' AS webhooks FROM tenants WHERE id = current_tenant_id();
