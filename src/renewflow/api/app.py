@@ -9,11 +9,11 @@ from fastapi import FastAPI
 
 from renewflow import __version__
 from renewflow.api import problems
-from renewflow.api.routes import accounts, customers, health
+from renewflow.api.routes import accounts, customers, health, workflows
 from renewflow.db import Database
 
 # Literal paths under /api/workflows (context, tasks, ...) come before the /{workflowId} routes.
-ROUTERS = (health.router, accounts.router, customers.router)
+ROUTERS = (health.router, accounts.router, customers.router, workflows.router)
 
 
 def create_app(database: Database, *, manage_database: bool = True) -> FastAPI:

@@ -24,6 +24,7 @@ from renewflow.errors import (
     PermissionDeniedError,
     RenewflowError,
 )
+from renewflow.workflows.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,9 @@ async def _renewflow_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RenewflowError)
     for error_class, status in STATUS_BY_ERROR:
         if isinstance(exc, error_class):
+            if isinstance(exc, ValidationFailed):
+                errors = [{"field": field, "message": message} for field, message in exc.errors]
+                return problem(status, exc.message, errors=errors)
             if isinstance(exc, InvalidInputError):
                 return problem(
                     status, exc.message, errors=[{"field": exc.field, "message": exc.reason}]

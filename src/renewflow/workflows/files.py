@@ -102,3 +102,11 @@ def core_library() -> list[WorkflowConfig]:
         if entry.is_file() and entry.name.endswith(SUFFIXES)
     ]
     return sorted(configs, key=lambda c: c.id)
+
+
+def dump_document(config: Any, fmt: str) -> str:
+    """A config as a workflow file's text: `json`, or `yaml` (keys in the config's own order)."""
+    if fmt == "json":
+        return json.dumps(config, indent=2, ensure_ascii=False) + "\n"
+    text: str = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100)
+    return text

@@ -30,6 +30,9 @@ CONTEXT_ROOTS = (
     "data",
     "outputs",
 )
+# Path segments under /api/workflows/ that belong to other routes (tasks, the context API, the
+# sweep, templates, executions): a workflow with one of these ids could not be addressed.
+RESERVED_IDS = frozenset({"tasks", "context", "sweep", "from-template", "executions"})
 UI_ONLY_KEYS = frozenset({"ui", "cardTitle", "cardDescription", "styling", "layout", "theme"})
 
 _ROOT = re.compile(r"^[^.\[]+")
@@ -100,6 +103,7 @@ class _Checker:
         self.issues.append(ValidationIssue(path, message))
 
     def run(self) -> list[ValidationIssue]:
+        self.check_id()
         self.check_trigger()
         self.check_unique_ids()
         self.check_step_references()
@@ -111,6 +115,14 @@ class _Checker:
             self.check_template(template)
         self.check_data_required()
         return self.issues
+
+    def check_id(self) -> None:
+        if self.config.id in RESERVED_IDS:
+            self.error(
+                "id",
+                f'"{self.config.id}" is reserved (the API route /api/workflows/{self.config.id}); '
+                "choose another id",
+            )
 
     def check_trigger(self) -> None:
         days = self.config.trigger.days_until_renewal
