@@ -117,7 +117,8 @@ _ATTRIBUTES = frozenset(
         "root",
     }
 )
-_FRAME_FIELDS = frozenset({"root", "index", "key", "first", "last"})
+_FRAME_FIELDS = {name: name for name in ("root", "index", "key", "first", "last")}
+"""`@index` and friends: the attribute written is this table's own string, not the template's."""
 
 
 class UnsafeSourceError(Exception):
@@ -290,7 +291,7 @@ class _CodeGen(_Compiler):
             frame = self.use_frame()
             value = self.mint("v")
             if head in _FRAME_FIELDS:
-                self.emit(f"{value} = {frame}.{head}")
+                self.emit(f"{value} = {frame}.{_FRAME_FIELDS[head]}")
             else:
                 self.emit(f"{value} = {frame}.get({self.const(head)})")
         elif not parts:
