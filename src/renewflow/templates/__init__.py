@@ -1,7 +1,8 @@
 """A safe, fast Handlebars engine for tenant-written prompts, notifications and artifacts.
 
-Safe by construction: templates compile to closures (no generated source, no `exec`), data is
-read only through dict keys and list/str indexes, and every resource is bounded by `Limits`.
+Safe by construction: template text never becomes code (generated functions see it only as
+constants, see codegen.py; strict mode uses closures), data is read only through dict keys and
+list/str indexes, and every resource is bounded by `Limits`.
 """
 
 from .errors import (

@@ -1,7 +1,10 @@
 """Compile the syntax tree into nested Python closures.
 
-No source code is generated and nothing is `exec`-ed: every template construct becomes a closure
-built here, and template text only ever reaches them as data (constants, dict keys). The common
+No source code is generated here and nothing is `exec`-ed: every template construct becomes a
+closure built here, and template text only ever reaches them as data (constants, dict keys).
+`compile_tree` first tries codegen.py (one generated function per template, lenient mode), which
+calls closures from this module for the constructs it does not inline; strict mode and templates
+the generator declines use these closures alone. The common
 shapes (a one- or two-segment path, a helper with one or two arguments) get specialised closures,
 which is where the speed comes from.
 
