@@ -72,8 +72,11 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
+    seed: Annotated[
+        bool, typer.Option(help="Upsert the core workflow library (after migrating).")
+    ] = True,
 ) -> None:
-    """Run the HTTP API (migrating the database first)."""
+    """Run the HTTP API (migrating the database and seeding the core workflows first)."""
     import uvicorn
 
     from renewflow.api import create_app
@@ -91,6 +94,8 @@ def serve(
             )
     database = db.database_from_settings(settings, conninfo)
     database.open()
+    if seed:
+        typer.echo(_seed_core_library(database))
     bind_host = host or settings.host
     bind_port = port or settings.port
     typer.echo(_how_to_authenticate(f"http://{bind_host}:{bind_port}"))
@@ -233,7 +238,8 @@ def keys_revoke(
 # --- workflows ---------------------------------------------------------------------------------
 
 workflows_app = typer.Typer(
-    help="Workflow configs: validate, seed the core library, schema.", no_args_is_help=True
+    help="Workflow configs: validate, seed the core library, export/import, schema.",
+    no_args_is_help=True,
 )
 app.add_typer(workflows_app, name="workflows")
 
@@ -267,14 +273,89 @@ def workflows_validate(
 @workflows_app.command("seed")
 def workflows_seed() -> None:
     """Upsert the core workflow library in one transaction; unchanged workflows write nothing."""
+    with _database() as database:
+        typer.echo(_seed_core_library(database))
+
+
+def _seed_core_library(database: db.Database) -> str:
     from renewflow.workflows.files import core_library
     from renewflow.workflows.seed import seed_core
 
     library = core_library()
-    with _database() as database, database.service_transaction() as conn:
+    with database.service_transaction() as conn:
         result = seed_core(conn, library)
-    typer.echo(
+    return (
         f"core workflows: {len(result.inserted)} inserted, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged"
+    )
+
+
+@workflows_app.command("export")
+def workflows_export(
+    tenant: Annotated[str, typer.Option(help="Tenant id: export what this tenant uses.")],
+    workflow_ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Workflow ids (default: every workflow of the tenant, core included)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write one <id>.<format> file per workflow into this directory."),
+    ] = None,
+) -> None:
+    """Export published workflow configs (overrides resolved) as YAML or JSON."""
+    from renewflow.workflows import service
+    from renewflow.workflows.files import dump_document
+
+    if fmt not in ("yaml", "json"):
+        raise InvalidInputError("--format", f"must be yaml or json (got {fmt!r})")
+    tenant_id = accounts.parse_uuid("--tenant", tenant)
+    with _database() as database, database.tenant_transaction(tenant_id) as conn:
+        configs = service.export_configs(conn, tenant_id, workflow_ids)
+    if output is None:
+        if len(configs) != 1:
+            raise InvalidInputError(
+                "--output", f"{len(configs)} workflows: name one, or give a directory"
+            )
+        typer.echo(dump_document(configs[0], fmt), nl=False)
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for config in configs:
+        path = output / f"{config['id']}.{fmt}"
+        path.write_text(dump_document(config, fmt), encoding="utf-8")
+        typer.echo(f"wrote {path}")
+
+
+@workflows_app.command("import")
+def workflows_import(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Workflow files (.yaml, .yml, .json) or directories.")
+    ],
+    tenant: Annotated[str, typer.Option(help="Tenant id: import as this tenant's workflows.")],
+    message: Annotated[
+        str | None, typer.Option(help="Change description of the versions written.")
+    ] = None,
+) -> None:
+    """Import workflow files as the tenant's own workflows (a core id becomes an override), all
+    in one transaction: any invalid file imports nothing (exit 1). Unchanged ones write nothing."""
+    from renewflow.workflows import service
+    from renewflow.workflows.files import expand_paths, load_config, validate_files
+
+    issues = validate_files(paths)
+    if issues:
+        for issue in issues:
+            typer.echo(str(issue), err=True)
+        _fail(f"{len(issues)} validation error(s): nothing imported", 1)
+    configs = [
+        load_config(path.read_text(encoding="utf-8"), str(path)) for path in expand_paths(paths)
+    ]
+    tenant_id = accounts.parse_uuid("--tenant", tenant)
+    with _database() as database, database.tenant_transaction(tenant_id) as conn:
+        result = service.import_configs(
+            conn, tenant_id, configs, change_description=message or "imported from files"
+        )
+    typer.echo(
+        f"workflows: {len(result.created)} created, {len(result.updated)} updated, "
         f"{len(result.unchanged)} unchanged"
     )
 

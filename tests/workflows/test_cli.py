@@ -112,3 +112,120 @@ def test_seed_twice_through_the_cli(make_database: Callable[[], str]) -> None:
     second = run("seed", url=url)
     assert second.returncode == 0, second.stderr
     assert second.stdout == "core workflows: 0 inserted, 0 updated, 8 unchanged\n"
+
+
+def _tenant(url: str) -> str:
+    from renewflow import accounts
+    from renewflow.db import Database
+
+    with Database(url, max_size=1) as database, database.service_transaction() as conn:
+        return str(accounts.create_tenant(conn, "CLI tenant")["id"])
+
+
+def test_import_then_export_round_trip(make_database: Callable[[], str], tmp_path: Path) -> None:
+    url = make_database()
+    Migrator(url).migrate()
+    assert run("seed", url=url).returncode == 0
+    tenant = _tenant(url)
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "sample.yaml").write_text(yaml.safe_dump(config()), encoding="utf-8")
+    override = yaml.safe_load((LIBRARY / "critical.yaml").read_text(encoding="utf-8"))
+    override["description"] = "Our critical playbook."
+    (source / "critical.json").write_text(json.dumps(override), encoding="utf-8")
+
+    imported = run("import", str(source), "--tenant", tenant, url=url)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout == "workflows: 2 created, 0 updated, 0 unchanged\n"
+    again = run("import", str(source), "--tenant", tenant, "--message", "again", url=url)
+    assert again.stdout == "workflows: 0 created, 0 updated, 2 unchanged\n"
+
+    one = run("export", "critical", "--tenant", tenant, "--format", "json", url=url)
+    assert one.returncode == 0, one.stderr
+    assert json.loads(one.stdout)["description"] == "Our critical playbook."
+
+    out = tmp_path / "out"
+    everything = run("export", "--tenant", tenant, "--output", str(out), url=url)
+    assert everything.returncode == 0, everything.stderr
+    files = sorted(p.name for p in out.iterdir())
+    assert "sample.yaml" in files
+    assert len(files) == 9  # the 8 core workflows (critical overridden) and sample
+    exported = yaml.safe_load((out / "sample.yaml").read_text(encoding="utf-8"))
+    assert exported["id"] == "sample"
+    assert yaml.safe_load((out / "critical.yaml").read_text(encoding="utf-8")) == json.loads(
+        one.stdout
+    )
+    # exported files import back unchanged
+    back = run("import", str(out), "--tenant", tenant, url=url)
+    assert back.returncode == 0, back.stderr
+    assert back.stdout == "workflows: 7 created, 0 updated, 2 unchanged\n"
+
+
+def test_import_of_an_invalid_file_imports_nothing(
+    make_database: Callable[[], str], tmp_path: Path
+) -> None:
+    url = make_database()
+    Migrator(url).migrate()
+    tenant = _tenant(url)
+    (tmp_path / "good.yaml").write_text(yaml.safe_dump(config(id="good")), encoding="utf-8")
+    bad = broken(tmp_path)
+    result = run("import", str(tmp_path), "--tenant", tenant, url=url)
+    assert result.returncode == 1
+    assert f"{bad}: trigger.daysUntilRenewal: min (5) is greater than max (1)" in result.stderr
+    assert result.stderr.endswith("renewflow: error: 2 validation error(s): nothing imported\n")
+    listed = run("export", "good", "--tenant", tenant, url=url)
+    assert listed.returncode == 1
+    assert listed.stderr == 'renewflow: error: no workflow "good"\n'
+
+
+def test_export_arguments_are_checked(make_database: Callable[[], str]) -> None:
+    url = make_database()
+    Migrator(url).migrate()
+    tenant = _tenant(url)
+    bad_format = run("export", "x", "--tenant", tenant, "--format", "xml", url=url)
+    assert bad_format.returncode == 2
+    assert bad_format.stderr == "renewflow: error: --format: must be yaml or json (got 'xml')\n"
+    bad_tenant = run("export", "x", "--tenant", "nope", url=url)
+    assert bad_tenant.returncode == 2
+    assert run("export", "--tenant", tenant, url=url).stderr == (
+        "renewflow: error: --output: 0 workflows: name one, or give a directory\n"
+    )
+
+
+def test_serve_migrates_and_seeds_on_start(make_database: Callable[[], str]) -> None:
+    import time
+
+    import httpx
+
+    from renewflow.db import connect
+    from tests.api.conftest import free_port
+
+    url = make_database()
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "renewflow", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "serve exited early"
+            assert time.monotonic() < deadline, "serve did not become ready"
+            time.sleep(0.2)
+        with connect(url) as conn:
+            row = conn.execute("SELECT count(*) AS n FROM workflows WHERE is_core").fetchone()
+        assert row is not None
+        assert row["n"] == 8
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "core workflows: 8 inserted, 0 updated, 0 unchanged" in output
