@@ -78,3 +78,34 @@ def ai_data(world: World, processor: str = "noop", **overrides: Any) -> TaskCrea
 
 def new_task(conn: Connection, world: World, **overrides: Any) -> Task:
     return tasks.create_task(conn, task_data(world, **overrides))
+
+
+def enqueue(
+    database: Database,
+    world: World,
+    count: int,
+    processor: str = "noop",
+    metadata: dict[str, Any] | None = None,
+    priority: int = 3,
+) -> None:
+    """`count` queued AI tasks in one statement (the engine's bulk path is a loop of inserts)."""
+    from psycopg.types.json import Jsonb
+
+    with database.tenant_transaction(world.tenant_id) as conn:
+        conn.execute(
+            """INSERT INTO workflow_tasks (tenant_id, workflow_execution_id, customer_id,
+                 task_type, owner, action, description, status, priority, auto_execute,
+                 processor, execution_status, metadata)
+               SELECT current_tenant_id(), %(execution)s, %(customer)s, 'AI_TASK', 'AI',
+                 'Generated task ' || g, 'generated', 'pending', %(priority)s, true,
+                 %(processor)s, 'queued', %(metadata)s
+               FROM generate_series(1, %(count)s) AS g""",
+            {
+                "execution": world.execution_id,
+                "customer": world.customer_id,
+                "priority": priority,
+                "processor": processor,
+                "metadata": Jsonb(metadata or {}),
+                "count": count,
+            },
+        )

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
 from renewflow import tasks
-from renewflow.db import Database
+from renewflow.db import Connection, Database
 from renewflow.errors import InvalidInputError
-from renewflow.tasks import DecisionRequired, Status, TaskFilters, TransitionNotAllowed
+from renewflow.tasks import DecisionRequired, Status, Task, TaskFilters, TransitionNotAllowed
 from renewflow.tasks.sweep import sweep
 from tests.tasks.helpers import World, ai_data, new_task, next_execution, task_data
 
@@ -112,7 +113,7 @@ def test_closed_tasks_only_reopen(
 ) -> None:
     with database.tenant_transaction(world.tenant_id) as conn:
         task = new_task(conn, world)
-    actions = {
+    actions: dict[str, Callable[[Connection, uuid.UUID], Task]] = {
         "complete": tasks.complete_task,
         "cancel": tasks.cancel_task,
         "skip": lambda conn, t: tasks.skip_task(conn, t, "not needed"),

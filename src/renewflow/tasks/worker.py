@@ -100,6 +100,7 @@ def run_worker(
     finally:
         if server is not None:
             server.shutdown()
+            server.server_close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
