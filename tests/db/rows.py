@@ -35,6 +35,7 @@ TENANT_TABLES = (
     "agent_tasks",
     "task_steps",
     "autonomous_tasks",
+    "llm_calls",
 )
 
 
@@ -176,6 +177,18 @@ def base_values(ids: dict[str, uuid.UUID], table: str) -> dict[str, Any]:
             "task_type": "system_health_check",
             "status": "completed",
             "triggered_by": "system",
+        },
+        "llm_calls": {
+            "workflow_execution_id": ids.get("workflow_executions"),
+            "step_execution_id": ids.get("workflow_step_executions"),
+            "provider": "mock",
+            "model": "mock",
+            "input_tokens": 120,
+            "output_tokens": 30,
+            "cost_usd": 0,
+            "latency_ms": 4,
+            "prompt_sha256": "0" * 64,
+            "status": "success",
         },
     }
     return rows[table]

@@ -1,0 +1,37 @@
+"""Recording LLM calls in `llm_calls` (tenant-scoped: the row's tenant is the transaction's)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from renewflow.db import Connection, load_queries
+
+
+@dataclass(frozen=True, slots=True)
+class LLMCall:
+    """One row of `llm_calls`. `error_kind` is an `LLMError.kind`, set exactly when status is
+    "error"; `cost_usd` None means unknown (an unpriced model, or unknown token counts)."""
+
+    provider: str
+    model: str
+    prompt_sha256: str
+    latency_ms: int
+    status: Literal["success", "error"]
+    attempts: int = 1
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: Decimal | None = None
+    error_kind: str | None = None
+    workflow_execution_id: UUID | None = None
+    step_execution_id: UUID | None = None
+
+
+def record_call(conn: Connection, call: LLMCall) -> UUID:
+    """Inserts `call` for the tenant of `conn`'s transaction; returns the row's id."""
+    row = conn.execute(load_queries("renewflow.llm")["insert_llm_call"], asdict(call)).fetchone()
+    assert row is not None
+    call_id: UUID = row["id"]
+    return call_id
