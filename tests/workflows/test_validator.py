@@ -266,3 +266,10 @@ def test_nested_ids_are_unique() -> None:
     assert messages(bad) == [
         'steps[0].tasks[1].id: duplicate task id "call" (first at steps[0].tasks[0])'
     ]
+
+
+def test_ids_of_sibling_api_routes_are_reserved() -> None:
+    assert messages(config(id="from-template")) == [
+        'id: "from-template" is reserved (the API route /api/workflows/from-template); '
+        "choose another id"
+    ]
