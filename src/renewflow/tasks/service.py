@@ -30,14 +30,23 @@ from renewflow.tasks.models import (
 
 _Q = load_queries("renewflow.tasks")
 
-# which body field a foreign key of workflow_tasks protects
-_FK_FIELDS = (
-    ("workflow_execution_id", "body.workflow_execution_id", "no such workflow execution"),
-    ("step_execution_id", "body.step_execution_id", "no such step execution"),
-    ("recommendation_id", "body.recommendation_id", "no such recommendation"),
-    ("customer_id", "body.customer_id", "no such customer"),
-    ("assigned_to", "body.assigned_to", "no such user"),
-)
+# which body field a foreign key of workflow_tasks protects, by constraint name
+_FK_FIELDS = {
+    "workflow_tasks_tenant_id_workflow_execution_id_fkey": (
+        "body.workflow_execution_id",
+        "no such workflow execution",
+    ),
+    "workflow_tasks_tenant_id_step_execution_id_fkey": (
+        "body.step_execution_id",
+        "no such step execution",
+    ),
+    "workflow_tasks_tenant_id_recommendation_id_fkey": (
+        "body.recommendation_id",
+        "no such recommendation",
+    ),
+    "workflow_tasks_tenant_id_customer_id_fkey": ("body.customer_id", "no such customer"),
+    "task_assignee_in_tenant": ("body.assigned_to", "no such user"),
+}
 
 
 def to_task(row: dict[str, Any], now: datetime | None = None) -> Task:
@@ -81,13 +90,10 @@ def snooze_deadline_after(conn: Connection) -> timedelta:
 
 
 def _map_fk(error: psycopg.errors.ForeignKeyViolation) -> InvalidInputError:
-    constraint = error.diag.constraint_name or ""
-    for column, field, message in _FK_FIELDS:
-        if column in constraint and not (
-            column == "workflow_execution_id" and "original" in constraint
-        ):
-            return InvalidInputError(field, message + " in this tenant")
-    return InvalidInputError("body", "a referenced row does not exist in this tenant")
+    field, message = _FK_FIELDS.get(
+        error.diag.constraint_name or "", ("body", "a referenced row does not exist")
+    )
+    return InvalidInputError(field, f"{message} in this tenant")
 
 
 def create_task(conn: Connection, data: TaskCreate) -> Task:
