@@ -722,3 +722,17 @@ def test_reserved_segments_are_left_to_their_own_routers() -> None:
             "customer": "c1",
         }
         assert client.get("/api/workflows/executions/versions").status_code == 404
+
+
+def test_openapi_documents_the_workflow_routes(http: httpx.Client) -> None:
+    paths = http.get("/openapi.json").json()["paths"]
+    assert {
+        "/api/workflows",
+        "/api/workflows/{workflow_id}",
+        "/api/workflows/{workflow_id}/publish",
+        "/api/workflows/{workflow_id}/versions",
+        "/api/workflows/{workflow_id}/versions/{version}",
+        "/api/workflows/{workflow_id}/diff",
+        "/api/workflows/{workflow_id}/rollback",
+    } <= set(paths)
+    assert set(paths["/api/workflows/{workflow_id}"]) == {"get", "put", "delete"}
