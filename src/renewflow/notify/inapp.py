@@ -1,0 +1,80 @@
+"""In-app notifications: a row in `notifications`, read and acknowledged through the API."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from renewflow.db import Connection, load_queries
+from renewflow.notify.errors import DeliveryError
+from renewflow.notify.models import OutboundMessage
+
+
+class InAppChannel:
+    """Writes the message as a `sent` in-app notification in the tenant transaction of `conn`.
+
+    The insert runs in a savepoint, so a refused row (an execution of another tenant, say)
+    raises `DeliveryError` and leaves the caller's transaction usable. A message whose
+    `dedupe_key` was already delivered to the same recipient is not written twice. See `Channel`.
+    """
+
+    name = "in_app"
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.last_id: UUID | None = None
+
+    def close(self) -> None:
+        pass
+
+    def deliver(self, message: OutboundMessage) -> None:
+        params = {
+            "workflow_execution_id": message.workflow_execution_id,
+            "customer_id": message.customer_id,
+            "recipient_user_id": message.recipient_user_id,
+            "recipient": message.recipient,
+            "notification_type": message.notification_type,
+            "title": message.title,
+            "message": message.message,
+            "priority": message.priority,
+            "metadata": Jsonb(dict(message.metadata)),
+            "dedupe_key": message.dedupe_key,
+        }
+        try:
+            with self._conn.transaction():
+                row = self._conn.execute(_queries()["insert_in_app"], params).fetchone()
+        except psycopg.errors.IntegrityError as error:
+            raise DeliveryError(
+                f"in-app: the notification was refused ({error.diag.constraint_name or error.sqlstate})",
+                retryable=False,
+                channel=self.name,
+            ) from None
+        except psycopg.OperationalError:
+            raise DeliveryError(
+                "in-app: the database is unavailable", retryable=True, channel=self.name
+            ) from None
+        self.last_id = row["id"] if row is not None else None
+
+
+def mark_sent(conn: Connection, notification_id: UUID) -> bool:
+    """Records a successful delivery of a queued (email/webhook) notification. False if the
+    row is not pending or failed (already sent, acknowledged, or not this tenant's)."""
+    row = conn.execute(_queries()["mark_sent"], {"notification_id": notification_id}).fetchone()
+    return row is not None
+
+
+def mark_failed(conn: Connection, notification_id: UUID, error: DeliveryError) -> bool:
+    """Records a failed attempt: status `failed`, attempts + 1, and `last_error` starting with
+    "retryable:" or "permanent:" so the delivery job and a person can tell them apart."""
+    prefix = "retryable" if error.retryable else "permanent"
+    row = conn.execute(
+        _queries()["mark_failed"],
+        {"notification_id": notification_id, "last_error": f"{prefix}: {error}"},
+    ).fetchone()
+    return row is not None
+
+
+def _queries() -> dict[str, str]:
+    return load_queries("renewflow.notify")
