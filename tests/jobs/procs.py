@@ -29,9 +29,10 @@ def _effect(task: Task, conn: Connection) -> None:
 
 
 def record_effect(task: Task, conn: Connection, /) -> ProcessorResult:
-    """One row in test_effects per run that commits; sleeps `metadata.sleep` seconds first."""
+    """One row in test_effects per run that commits; sleeps `metadata.sleep` seconds first (only
+    on the first `metadata.sleep_attempts` attempts, if given)."""
     sleep = task.metadata.get("sleep")
-    if sleep:
+    if sleep and task.attempts <= int(task.metadata.get("sleep_attempts", 1_000)):
         time.sleep(float(sleep))
     _effect(task, conn)
     return ProcessorResult.ok(pid=os.getpid())
