@@ -1,0 +1,230 @@
+"""No-op AI tasks per second with 1 and 4 worker processes, pgbench -N against the same database in
+the same run, and the median enqueue-to-start latency of an idle worker.
+
+Run: `.venv/bin/python -m bench.tasks` (uses DATABASE_URL's server if set, as a superuser able to
+create a database; otherwise an embedded PostgreSQL in a temporary directory). pgbench is looked up
+on PATH (or RENEWFLOW_PGBENCH).
+
+- Throughput: the workers are started and idle first; then N tasks are enqueued in one transaction
+  and the clock runs from that commit until the last task is written as succeeded.
+- Latency: one task at a time is enqueued into an idle worker; latency is the task's `claimed_at`
+  minus its `queued_at`, both stamped by the database clock.
+- pgbench: `pgbench -N` (no updates of the contended branch and teller rows) with 4 clients on the
+  same database, after the task runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from renewflow import accounts
+from renewflow.db import Database, Migrator, connect, start_embedded
+from renewflow.db.urls import with_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _server(temp: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    temp.chmod(0o755)
+    return start_embedded(temp, database="postgres")
+
+
+def _fresh_database(admin: str) -> str:
+    name = f"rf_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(admin, name)
+
+
+def _world(database: Database) -> dict[str, Any]:
+    with database.service_transaction() as conn:
+        tenant = accounts.create_tenant(conn, f"Bench {uuid.uuid4().hex[:6]}")["id"]
+    with database.tenant_transaction(tenant) as conn:
+        customer = conn.execute(
+            "INSERT INTO customers (tenant_id, name) VALUES (current_tenant_id(), 'Acme') RETURNING id"
+        ).fetchone()
+        workflow = conn.execute(
+            "INSERT INTO workflows (tenant_id, workflow_id, name, config) VALUES "
+            "(current_tenant_id(), 'bench', 'Bench', '{\"id\": \"bench\", \"steps\": []}') RETURNING id"
+        ).fetchone()
+        assert customer is not None
+        assert workflow is not None
+        execution = conn.execute(
+            "INSERT INTO workflow_executions (tenant_id, customer_id, workflow_id, workflow_version) "
+            "VALUES (current_tenant_id(), %s, %s, 1) RETURNING id",
+            (customer["id"], workflow["id"]),
+        ).fetchone()
+        assert execution is not None
+    return {"tenant": tenant, "customer": customer["id"], "execution": execution["id"]}
+
+
+_ENQUEUE = """
+INSERT INTO workflow_tasks (tenant_id, workflow_execution_id, customer_id, task_type, owner, action,
+  description, status, priority, auto_execute, processor, execution_status)
+SELECT current_tenant_id(), %(execution)s, %(customer)s, 'AI_TASK', 'AI', 'No-op ' || g, 'bench',
+  'pending', 3, true, 'noop', 'queued'
+FROM generate_series(1, %(count)s) AS g
+"""
+
+
+def _enqueue(database: Database, world: dict[str, Any], count: int) -> None:
+    with database.tenant_transaction(world["tenant"]) as conn:
+        conn.execute(_ENQUEUE, {**world, "count": count})
+
+
+def _remaining(url: str) -> int:
+    with connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) AS n FROM workflow_tasks WHERE execution_status IS DISTINCT FROM 'success'"
+        ).fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+def _workers(url: str, count: int, *extra: str) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DATABASE_URL", None)
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "renewflow.tasks",
+                "--database-url",
+                url,
+                "--no-plugins",
+                "--name",
+                f"bench-{i}",
+                "--log-level",
+                "warning",
+                *extra,
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        for i in range(count)
+    ]
+
+
+def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    for w in workers:
+        w.terminate()
+    for w in workers:
+        w.wait(30)
+
+
+def _wait_idle(url: str, workers: list[subprocess.Popen[bytes]]) -> None:
+    """Until every worker has its pools open and its listener on (they drain a warm-up task)."""
+    deadline = time.monotonic() + 60
+    with connect(url) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
+                "AND query ILIKE 'LISTEN%%'"
+            ).fetchone()
+            if row is not None and row["n"] >= len(workers):
+                return
+            time.sleep(0.1)
+    raise RuntimeError("workers did not start")
+
+
+def throughput(
+    url: str, database: Database, world: dict[str, Any], workers: int, count: int
+) -> float:
+    with connect(url) as conn:
+        conn.execute("TRUNCATE workflow_tasks")
+    procs = _workers(url, workers, "--concurrency", "2", "--batch", "32", "--poll", "0.5")
+    try:
+        _wait_idle(url, procs)
+        start = time.perf_counter()
+        _enqueue(database, world, count)
+        while _remaining(url):
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - start
+    finally:
+        _stop(procs)
+    return count / elapsed
+
+
+def latency(url: str, database: Database, world: dict[str, Any], samples: int) -> list[float]:
+    with connect(url) as conn:
+        conn.execute("TRUNCATE workflow_tasks")
+    procs = _workers(url, 1, "--concurrency", "1", "--batch", "1", "--poll", "5")
+    try:
+        _wait_idle(url, procs)
+        for _ in range(samples):
+            _enqueue(database, world, 1)
+            while _remaining(url):
+                time.sleep(0.002)
+            time.sleep(0.01)
+    finally:
+        _stop(procs)
+    with connect(url) as conn:
+        rows = conn.execute(
+            "SELECT extract(epoch FROM claimed_at - queued_at) * 1000 AS ms FROM workflow_tasks"
+        ).fetchall()
+    return [float(r["ms"]) for r in rows]
+
+
+def pgbench(url: str, seconds: int, clients: int) -> float:
+    binary = os.environ.get("RENEWFLOW_PGBENCH") or shutil.which("pgbench") or "/usr/bin/pgbench"
+    subprocess.run([binary, "-i", "-s", "10", "-q", url], check=True, capture_output=True)
+    out = subprocess.run(
+        [binary, "-N", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    match = re.search(r"tps = ([0-9.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--pgbench-seconds", type=int, default=15)
+    args = parser.parse_args()
+    temp = Path(tempfile.mkdtemp(prefix="renewflow-bench-"))
+    try:
+        url = _fresh_database(_server(temp))
+        Migrator(url).migrate()
+        with Database(url, max_size=4) as database:
+            world = _world(database)
+            one = throughput(url, database, world, 1, args.tasks)
+            four = throughput(url, database, world, 4, args.tasks)
+            lat = latency(url, database, world, args.samples)
+        tps = pgbench(url, args.pgbench_seconds, 4)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    p50, p95 = statistics.median(lat), statistics.quantiles(lat, n=20)[-1]
+    print(f"cores: {os.cpu_count()}, tasks per run: {args.tasks}, latency samples: {len(lat)}")
+    print("| measure | value | vs pgbench -N |")
+    print("| --- | ---: | ---: |")
+    print(f"| pgbench -N, 4 clients (tps) | {tps:,.0f} | 1.00x |")
+    print(f"| no-op AI tasks/s, 1 worker | {one:,.0f} | {one / tps:.2f}x |")
+    print(f"| no-op AI tasks/s, 4 workers | {four:,.0f} | {four / tps:.2f}x |")
+    print(f"| enqueue-to-start latency, median (ms) | {p50:.2f} | — |")
+    print(f"| enqueue-to-start latency, p95 (ms) | {p95:.2f} | — |")
+
+
+if __name__ == "__main__":
+    main()
