@@ -1,7 +1,8 @@
 """Built-in processors: update a contact in our own CRM tables (the spec's Salesforce example), post
 to a webhook the tenant configured, and a no-op for smoke tests and benchmarks.
 
-An email-drafting processor waits for the LLM layer (`renewflow/llm`), which does not exist yet.
+An email-drafting processor (the spec's third built-in) is not built yet; it belongs on top of
+`renewflow.llm`.
 """
 
 from __future__ import annotations
