@@ -36,6 +36,7 @@ TENANT_TABLES = (
     "task_steps",
     "autonomous_tasks",
     "llm_calls",
+    "idempotency_keys",
 )
 
 
@@ -190,6 +191,7 @@ def base_values(ids: dict[str, uuid.UUID], table: str) -> dict[str, Any]:
             "prompt_sha256": "0" * 64,
             "status": "success",
         },
+        "idempotency_keys": {"key": f"request-{suffix}", "request_fingerprint": "f" * 64},
     }
     return rows[table]
 

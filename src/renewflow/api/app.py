@@ -9,11 +9,18 @@ from fastapi import FastAPI
 
 from renewflow import __version__
 from renewflow.api import problems
-from renewflow.api.routes import accounts, customers, health, workflows
+from renewflow.api.routes import accounts, customers, executions, health, workflows
 from renewflow.db import Database
+from renewflow.engine import LLMClients
 
 # Literal paths under /api/workflows (context, tasks, ...) come before the /{workflowId} routes.
-ROUTERS = (health.router, accounts.router, customers.router, workflows.router)
+ROUTERS = (
+    health.router,
+    accounts.router,
+    customers.router,
+    executions.router,
+    workflows.router,
+)
 
 
 def create_app(database: Database, *, manage_database: bool = True) -> FastAPI:
@@ -26,6 +33,7 @@ def create_app(database: Database, *, manage_database: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            app.state.llm_clients.close()
             if manage_database:
                 database.close()
 
@@ -36,6 +44,7 @@ def create_app(database: Database, *, manage_database: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.database = database
+    app.state.llm_clients = LLMClients()
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)

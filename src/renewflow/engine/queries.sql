@@ -88,3 +88,133 @@ FROM unnest(%(old_ids)s::uuid[], %(new_ids)s::uuid[]) AS n(old_id, execution_id)
 WHERE k.workflow_execution_id = n.old_id
   AND k.status IN ('pending', 'in_progress', 'snoozed')
   AND NOT (n.execution_id = ANY(coalesce(k.surfaced_in_workflow_ids, '{}')));
+
+-- name: startable_workflows
+-- The workflows the tenant can start, overrides resolved (get_tenant_workflows, migration 0007).
+SELECT workflow_id, name, description, is_core, config -> 'trigger' AS trigger
+FROM get_tenant_workflows(current_tenant_id())
+ORDER BY workflow_id;
+
+-- name: insert_execution
+INSERT INTO workflow_executions
+  (tenant_id, customer_id, workflow_id, workflow_version, status, current_step_id, trigger_reason,
+   started_by)
+VALUES (current_tenant_id(), %(customer_id)s, %(workflow_pk)s, %(version)s, 'active',
+        %(first_step)s, %(reason)s, %(started_by)s)
+RETURNING id;
+
+-- name: active_execution_of_customer
+SELECT id FROM workflow_executions WHERE customer_id = %(customer_id)s AND status = 'active';
+
+-- name: list_executions
+SELECT e.id, e.customer_id, c.name AS customer_name, w.workflow_id, w.name AS workflow_name,
+       e.workflow_version, e.status, e.current_step_id, e.trigger_reason, e.started_at,
+       e.completed_at, count(*) OVER () AS total_count
+FROM workflow_executions e
+JOIN customers c ON c.id = e.customer_id
+JOIN workflows w ON w.id = e.workflow_id
+WHERE (%(customer_id)s::uuid IS NULL OR e.customer_id = %(customer_id)s)
+  AND (%(workflow_id)s::text IS NULL OR w.workflow_id = %(workflow_id)s)
+  AND (%(status)s::text IS NULL OR e.status = %(status)s)
+ORDER BY e.started_at DESC, e.id
+LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: get_execution
+-- `for_update` locks the execution so two requests cannot advance it at once.
+SELECT e.id, e.tenant_id, e.customer_id, c.name AS customer_name, w.workflow_id, w.name AS workflow_name,
+       e.workflow_id AS workflow_pk, e.workflow_version, e.status, e.current_step_id,
+       e.trigger_reason, e.started_at, e.completed_at, v.config
+FROM workflow_executions e
+JOIN customers c ON c.id = e.customer_id
+JOIN workflows w ON w.id = e.workflow_id
+JOIN workflow_versions v ON v.workflow_id = e.workflow_id AND v.version = e.workflow_version
+WHERE e.id = %(execution_id)s;
+
+-- name: lock_execution
+SELECT id FROM workflow_executions WHERE id = %(execution_id)s FOR UPDATE;
+
+-- name: step_history
+SELECT id, step_id, step_index, status, outputs, artifacts, error_message, skip_reason, attempt,
+       raw_response, started_at, completed_at, created_at
+FROM workflow_step_executions
+WHERE workflow_execution_id = %(execution_id)s
+ORDER BY created_at, id;
+
+-- name: insert_step_execution
+INSERT INTO workflow_step_executions
+  (tenant_id, workflow_execution_id, step_id, step_index, status, rendered_prompt, attempt,
+   started_at, idempotency_key)
+VALUES (current_tenant_id(), %(execution_id)s, %(step_id)s::varchar, %(step_index)s, 'running',
+        %(prompt)s,
+        1 + (SELECT count(*) FROM workflow_step_executions
+             WHERE workflow_execution_id = %(execution_id)s AND step_id = %(step_id)s::varchar),
+        now(), %(idempotency_key)s)
+RETURNING id, attempt;
+
+-- name: finish_step_execution
+UPDATE workflow_step_executions
+SET status = %(status)s, outputs = %(outputs)s, artifacts = %(artifacts)s,
+    raw_response = %(raw_response)s, error_message = %(error)s, completed_at = now()
+WHERE id = %(id)s;
+
+-- name: record_skipped_step
+INSERT INTO workflow_step_executions
+  (tenant_id, workflow_execution_id, step_id, step_index, status, skip_reason, started_at,
+   completed_at, attempt)
+VALUES (current_tenant_id(), %(execution_id)s, %(step_id)s::varchar, %(step_index)s, 'skipped',
+        %(reason)s, now(), now(),
+        1 + (SELECT count(*) FROM workflow_step_executions
+             WHERE workflow_execution_id = %(execution_id)s AND step_id = %(step_id)s::varchar));
+
+-- name: move_execution
+UPDATE workflow_executions
+SET current_step_id = %(step_id)s,
+    status = %(status)s::varchar,
+    completed_at = CASE WHEN %(status)s::varchar = 'active' THEN NULL ELSE now() END
+WHERE id = %(execution_id)s;
+
+-- name: claim_idempotency_key
+-- Waits for a concurrent request holding the same key to finish, then finds its row.
+INSERT INTO idempotency_keys (tenant_id, key, request_fingerprint)
+VALUES (current_tenant_id(), %(key)s, %(fingerprint)s)
+ON CONFLICT (tenant_id, key) DO NOTHING
+RETURNING id;
+
+-- name: get_idempotency_key
+SELECT request_fingerprint, status_code, response FROM idempotency_keys WHERE key = %(key)s;
+
+-- name: store_idempotent_response
+UPDATE idempotency_keys SET status_code = %(status_code)s, response = %(response)s
+WHERE key = %(key)s;
+
+-- name: insert_notification
+-- One row per notification, channel and recipient; the dedupe key makes firing it twice a no-op.
+INSERT INTO notifications
+  (tenant_id, workflow_execution_id, customer_id, recipient, channel, notification_type, title,
+   message, priority, metadata, dedupe_key, status, sent_at)
+VALUES (current_tenant_id(), %(execution_id)s, %(customer_id)s, %(recipient)s, %(channel)s::varchar,
+        %(notification_type)s, %(title)s, %(message)s, %(priority)s, %(metadata)s, %(dedupe_key)s,
+        CASE WHEN %(channel)s::varchar = 'in_app' THEN 'sent' ELSE 'pending' END,
+        CASE WHEN %(channel)s::varchar = 'in_app' THEN now() END)
+ON CONFLICT (tenant_id, dedupe_key, channel, recipient) DO NOTHING
+RETURNING id;
+
+-- name: scheduled_candidates
+-- Active executions whose workflow version has scheduled notifications, with their days until
+-- renewal (in the tenant's time zone) and the dedupe keys they have already fired.
+SELECT e.id, e.customer_id, e.workflow_id AS workflow_pk, e.workflow_version, v.config,
+       k.renewal_date - (%(now)s::timestamptz AT TIME ZONE t.time_zone)::date AS days,
+       (SELECT coalesce(array_agg(DISTINCT n.dedupe_key), '{}') FROM notifications n
+         WHERE n.workflow_execution_id = e.id AND n.dedupe_key IS NOT NULL) AS fired
+FROM workflow_executions e
+JOIN workflow_versions v ON v.workflow_id = e.workflow_id AND v.version = e.workflow_version
+JOIN contracts k ON k.customer_id = e.customer_id AND k.status = 'active'
+JOIN tenants t ON t.id = e.tenant_id
+WHERE e.status = 'active'
+  AND jsonb_path_exists(v.config, '$.notifications[*].schedule');
+
+-- name: tenant_ids
+SELECT id FROM tenants ORDER BY id;
+
+-- name: tenant_settings
+SELECT settings FROM tenants WHERE id = current_tenant_id();

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS idempotency_keys;
+ALTER TABLE workflow_step_executions DROP COLUMN IF EXISTS idempotency_key;
+ALTER TABLE workflow_step_executions DROP COLUMN IF EXISTS artifacts;

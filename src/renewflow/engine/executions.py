@@ -1,0 +1,230 @@
+"""Workflow executions: starting one by hand, reading them, and moving between steps.
+
+An execution runs the workflow version it started with (`workflow_versions`), whatever edits
+come later. Every function works in the caller's tenant transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from renewflow.db import Connection, load_queries
+from renewflow.engine.errors import ExecutionConflict, ExecutionNotFound
+from renewflow.errors import InvalidInputError
+from renewflow.workflows.model import Step, WorkflowConfig
+
+_Q = load_queries("renewflow.engine")
+
+
+@dataclass(frozen=True)
+class LoadedExecution:
+    """An execution row with the config of the version it runs."""
+
+    row: dict[str, Any]
+    config: WorkflowConfig
+
+    @property
+    def id(self) -> UUID:
+        execution_id: UUID = self.row["id"]
+        return execution_id
+
+    def step(self, step_id: str) -> tuple[int, Step]:
+        for index, step in enumerate(self.config.steps):
+            if step.id == step_id:
+                return index, step
+        raise ExecutionNotFound(f"the workflow {self.row['workflow_id']} has no step {step_id!r}")
+
+
+def start_execution(
+    conn: Connection,
+    *,
+    customer_id: UUID,
+    workflow: dict[str, Any],
+    started_by: UUID | None,
+    reason: dict[str, Any],
+) -> UUID:
+    """Starts `workflow` (a row of `renewflow.workflows.get_workflow`) for a customer, at its
+    current version.
+
+    A customer runs one execution at a time: starting another while one is active is a conflict.
+    """
+    version = workflow["current_version"]
+    if version is None:
+        raise ExecutionConflict(f"workflow {workflow['workflow_id']} has no published version")
+    config = workflow["config"]
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                _Q["insert_execution"],
+                {
+                    "customer_id": customer_id,
+                    "workflow_pk": workflow["id"],
+                    "version": version,
+                    "first_step": config["steps"][0]["id"] if config.get("steps") else None,
+                    "reason": Jsonb(reason),
+                    "started_by": started_by,
+                },
+            ).fetchone()
+    except psycopg.errors.UniqueViolation:
+        active = conn.execute(
+            _Q["active_execution_of_customer"], {"customer_id": customer_id}
+        ).fetchone()
+        active_id = active["id"] if active else "?"
+        raise ExecutionConflict(
+            f"customer {customer_id} already has an active execution ({active_id}); "
+            "complete or cancel it first"
+        ) from None
+    except psycopg.errors.ForeignKeyViolation:
+        raise InvalidInputError("customerId", f"no customer {customer_id}") from None
+    assert row is not None
+    execution_id: UUID = row["id"]
+    return execution_id
+
+
+def startable_workflows(conn: Connection) -> list[dict[str, Any]]:
+    """The workflows the transaction's tenant can start, with their triggers."""
+    return conn.execute(_Q["startable_workflows"]).fetchall()
+
+
+def load_execution(conn: Connection, execution_id: UUID, *, lock: bool = False) -> LoadedExecution:
+    if (
+        lock
+        and conn.execute(_Q["lock_execution"], {"execution_id": execution_id}).fetchone() is None
+    ):
+        raise ExecutionNotFound(f"execution {execution_id} not found")
+    row = conn.execute(_Q["get_execution"], {"execution_id": execution_id}).fetchone()
+    if row is None:
+        raise ExecutionNotFound(f"execution {execution_id} not found")
+    return LoadedExecution(row=row, config=WorkflowConfig.model_validate(row["config"]))
+
+
+def list_executions(
+    conn: Connection,
+    *,
+    customer_id: UUID | None = None,
+    workflow_id: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    rows = conn.execute(
+        _Q["list_executions"],
+        {
+            "customer_id": customer_id,
+            "workflow_id": workflow_id,
+            "status": status,
+            "limit": limit,
+            "offset": offset,
+        },
+    ).fetchall()
+    total = rows[0]["total_count"] if rows else 0
+    return rows, total
+
+
+def step_history(conn: Connection, execution_id: UUID) -> list[dict[str, Any]]:
+    return conn.execute(_Q["step_history"], {"execution_id": execution_id}).fetchall()
+
+
+def steps_overview(
+    execution: LoadedExecution, history: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each step of the workflow with its latest state in this execution."""
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in history:
+        latest[entry["step_id"]] = entry
+    overview = []
+    for step in execution.config.steps:
+        last = latest.get(step.id)
+        status = last["status"] if last else "pending"
+        if status == "pending" and step.id == execution.row["current_step_id"]:
+            status = "current"
+        overview.append(
+            {
+                "id": step.id,
+                "name": step.name,
+                "type": step.type,
+                "status": status,
+                "outputs": last["outputs"] if last else None,
+            }
+        )
+    return overview
+
+
+def require_active(execution: LoadedExecution) -> None:
+    if execution.row["status"] != "active":
+        raise ExecutionConflict(
+            f"execution {execution.id} is {execution.row['status']}, not active"
+        )
+
+
+def require_current(execution: LoadedExecution, step_id: str) -> None:
+    require_active(execution)
+    current = execution.row["current_step_id"]
+    if current != step_id:
+        raise ExecutionConflict(f"step {step_id!r} is not the current step ({current!r})")
+
+
+def next_step_in_order(execution: LoadedExecution, step_id: str) -> str | None:
+    index, _ = execution.step(step_id)
+    steps = execution.config.steps
+    return steps[index + 1].id if index + 1 < len(steps) else None
+
+
+def move_to(conn: Connection, execution: LoadedExecution, step_id: str | None) -> str:
+    """Makes `step_id` current, or completes the execution when there is no next step."""
+    status = "active" if step_id is not None else "completed"
+    conn.execute(
+        _Q["move_execution"],
+        {"execution_id": execution.id, "step_id": step_id, "status": status},
+    )
+    return status
+
+
+def skip_step(conn: Connection, execution_id: UUID, step_id: str, reason: str) -> str | None:
+    """Skips the current step (a reason is required) and moves on in order; returns the next step."""
+    if not reason.strip():
+        raise InvalidInputError("reason", "a reason is required to skip a step")
+    execution = load_execution(conn, execution_id, lock=True)
+    index, _ = execution.step(step_id)
+    require_current(execution, step_id)
+    conn.execute(
+        _Q["record_skipped_step"],
+        {"execution_id": execution_id, "step_id": step_id, "step_index": index, "reason": reason},
+    )
+    following = next_step_in_order(execution, step_id)
+    move_to(conn, execution, following)
+    return following
+
+
+def go_back(conn: Connection, execution_id: UUID) -> str:
+    """Makes the step before the current one current again (its outputs stay in the history)."""
+    execution = load_execution(conn, execution_id, lock=True)
+    require_active(execution)
+    current = execution.row["current_step_id"]
+    index, _ = execution.step(current)
+    if index == 0:
+        raise ExecutionConflict("the current step is the first one: there is no step to go back to")
+    previous = execution.config.steps[index - 1].id
+    move_to(conn, execution, previous)
+    return previous
+
+
+def finish_execution(conn: Connection, execution_id: UUID, status: str = "completed") -> None:
+    """Ends an active execution as completed or cancelled."""
+    if status not in ("completed", "cancelled"):
+        raise InvalidInputError("status", "must be completed or cancelled")
+    execution = load_execution(conn, execution_id, lock=True)
+    require_active(execution)
+    conn.execute(
+        _Q["move_execution"],
+        {
+            "execution_id": execution_id,
+            "step_id": execution.row["current_step_id"],
+            "status": status,
+        },
+    )
