@@ -100,15 +100,14 @@ def _remaining(url: str) -> int:
 
 def _workers(url: str, count: int, *extra: str) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("DATABASE_URL", None)
+    env["DATABASE_URL"] = url
     return [
         subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "renewflow.tasks",
-                "--database-url",
-                url,
+                "renewflow",
+                "worker",
                 "--no-plugins",
                 "--name",
                 f"bench-{i}",

@@ -75,11 +75,16 @@ def serve(
     seed: Annotated[
         bool, typer.Option(help="Upsert the core workflow library (after migrating).")
     ] = True,
+    worker: Annotated[
+        bool,
+        typer.Option(help="Also run a worker (AI tasks, sweeps, notifications) in this process."),
+    ] = True,
 ) -> None:
     """Run the HTTP API (migrating the database and seeding the core workflows first)."""
     import uvicorn
 
     from renewflow.api import create_app
+    from renewflow.worker import build_worker
 
     settings = _state.settings()
     logging.basicConfig(
@@ -99,6 +104,9 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     typer.echo(_how_to_authenticate(f"http://{bind_host}:{bind_port}"))
+    background = build_worker(database) if worker else None
+    if background is not None:
+        background.start()
     try:
         uvicorn.run(
             create_app(database, manage_database=False),
@@ -108,6 +116,9 @@ def serve(
             proxy_headers=False,
         )
     finally:
+        if background is not None:
+            background.stop()
+            background.join(30)
         database.close()
 
 
@@ -366,6 +377,151 @@ def workflows_schema() -> None:
     from renewflow.workflows.schema import schema_text
 
     typer.echo(schema_text(), nl=False)
+
+
+# --- worker, sweep, imports, notifications ------------------------------------------------------
+
+
+@app.command()
+def worker(
+    name: Annotated[
+        str | None, typer.Option(help="Worker name in leases (default host:pid).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Runner threads.")] = 2,
+    batch: Annotated[int, typer.Option(min=1, help="Tasks claimed per claim.")] = 8,
+    lease: Annotated[float, typer.Option(min=1, help="Lease seconds.")] = 30.0,
+    poll: Annotated[float, typer.Option(min=0.05, help="Polling fallback seconds.")] = 1.0,
+    reap_interval: Annotated[float, typer.Option(min=0.1)] = 5.0,
+    grace: Annotated[float, typer.Option(min=0, help="Shutdown grace seconds.")] = 30.0,
+    sweep_every: Annotated[float, typer.Option(min=0.1, help="Task sweep seconds.")] = 60.0,
+    backoff_base: Annotated[float, typer.Option(min=0)] = 2.0,
+    backoff_cap: Annotated[float, typer.Option(min=0)] = 600.0,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics on this port.")] = None,
+    metrics_host: Annotated[str, typer.Option()] = "127.0.0.1",
+    plugins: Annotated[bool, typer.Option(help="Load renewflow.processors plugins.")] = True,
+    processor: Annotated[
+        list[str] | None,
+        typer.Option(help="Extra processor NAME=MODULE:CALLABLE (development); repeatable."),
+    ] = None,
+    log_level: Annotated[str, typer.Option()] = "info",
+) -> None:
+    """Run a worker: AI tasks, the renewal sweep, scheduled notifications and their delivery.
+    Stops gracefully on SIGTERM; run as many as you like."""
+    from datetime import timedelta
+
+    from renewflow.jobs import WorkerConfig
+    from renewflow.tasks.processors import ProcessorRegistry
+    from renewflow.tasks.worker import load_extra_processors
+    from renewflow.worker import Intervals, run_worker
+
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
+    )
+    registry = ProcessorRegistry.default(plugins=plugins)
+    registry.update(load_extra_processors(processor or []))
+    config = WorkerConfig(
+        concurrency=concurrency,
+        batch=batch,
+        lease_seconds=lease,
+        poll_interval=poll,
+        reap_interval=reap_interval,
+        shutdown_grace=grace,
+    )
+    if name:
+        config.name = name
+    with _database() as database:
+        run_worker(
+            database,
+            config,
+            registry=registry,
+            metrics_host=metrics_host,
+            metrics_port=metrics_port,
+            intervals=Intervals(task_sweep=timedelta(seconds=sweep_every)),
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+        )
+
+
+@app.command()
+def sweep(
+    tenant: Annotated[
+        str | None, typer.Option(help="Only this tenant (default: every tenant).")
+    ] = None,
+) -> None:
+    """Start and supersede workflow executions so each customer runs the workflow of its stage."""
+    from renewflow.engine import sweep as run_sweep
+
+    with _database() as database:
+        if tenant:
+            tenant_id = accounts.parse_uuid("--tenant", tenant)
+            with database.tenant_transaction(tenant_id) as conn:
+                result = run_sweep(conn)
+        else:
+            with database.service_transaction() as conn:
+                result = run_sweep(conn)
+    typer.echo(
+        f"{result.considered} customer(s) in a workflow's range: {result.started} started, "
+        f"{result.superseded} superseded, {result.tasks_carried} open task(s) carried over"
+    )
+
+
+import_app = typer.Typer(help="Bulk import customer data from CSV or JSON.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+def _import(kind: str, tenant: str, path: Path) -> None:
+    from rich.progress import Progress
+
+    from renewflow.context.imports import import_customers, import_usage, read_rows
+
+    tenant_id = accounts.parse_uuid("--tenant", tenant)
+    rows = read_rows(path)
+    run = import_customers if kind == "customers" else import_usage
+    with Progress(transient=True) as progress, _database() as database:
+        bar = progress.add_task(f"importing {kind}", total=len(rows))
+        with database.tenant_transaction(tenant_id) as conn:
+            result = run(conn, rows, source=str(path), progress=lambda n: progress.advance(bar, n))
+    typer.echo(
+        f"{path}: {result.rows} row(s) imported ({result.created} new, {result.updated} updated)"
+    )
+
+
+@import_app.command("customers")
+def import_customers_command(
+    path: Annotated[Path, typer.Argument(help="A .csv or .json file of customers.")],
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+) -> None:
+    """Customers with their contract (name, arr, renewalDate, csmEmail, externalId, ...). All or
+    nothing: any bad row is reported with its field and nothing of the file is imported."""
+    _import("customers", tenant, path)
+
+
+@import_app.command("usage")
+def import_usage_command(
+    path: Annotated[Path, typer.Argument(help="A .csv or .json file of usage metrics.")],
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+) -> None:
+    """Usage metrics (customerId or customerExternalId, metricName, metricDate, value). All or
+    nothing, like customers."""
+    _import("usage", tenant, path)
+
+
+notifications_app = typer.Typer(help="Notifications: schedules and delivery.", no_args_is_help=True)
+app.add_typer(notifications_app, name="notifications")
+
+
+@notifications_app.command("run")
+def notifications_run() -> None:
+    """Fire the scheduled notifications due now and deliver queued ones (a worker does this on
+    its own; this is for cron-style deployments and for trying things out)."""
+    from renewflow.engine import run_schedule
+    from renewflow.notify.delivery import deliver_now
+
+    with _database() as database:
+        fired = run_schedule(database)
+        sent, failed = deliver_now(database)
+    typer.echo(f"{fired} notification(s) fired; {sent} delivered, {failed} failed")
 
 
 # --- entry point ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 from renewflow import tasks
 from renewflow.db import Database
 from renewflow.jobs import Metrics, WorkerConfig, serve_metrics
-from renewflow.tasks.worker import build_worker
+from renewflow.worker import build_worker
 from tests.jobs.procs import registry
 from tests.jobs.workers import start_worker, stop, wait_for
 from tests.tasks.helpers import World, ai_data, enqueue, make_world, task_data

@@ -13,13 +13,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_worker(url: str, *args: str, name: str = "w") -> subprocess.Popen[bytes]:
-    """`python -m renewflow.tasks` against `url`, with the test processors registered."""
+    """`renewflow worker` against `url`, with the test processors registered."""
     command = [
         sys.executable,
         "-m",
-        "renewflow.tasks",
-        "--database-url",
-        url,
+        "renewflow",
+        "worker",
         "--name",
         name,
         "--no-plugins",
@@ -30,7 +29,7 @@ def start_worker(url: str, *args: str, name: str = "w") -> subprocess.Popen[byte
         *args,
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("DATABASE_URL", None)
+    env["DATABASE_URL"] = url
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
 

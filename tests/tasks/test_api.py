@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,12 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from renewflow.api import create_app
-from renewflow.api.routes.tasks import router
 from renewflow.db import Database
-from tests.api.conftest import bearer, free_port
+from tests.api.conftest import bearer, serve_in_thread
 from tests.tasks.helpers import World, make_world
 
 BASE = "/api/workflows/tasks"
@@ -24,21 +19,7 @@ BASE = "/api/workflows/tasks"
 
 @pytest.fixture(scope="module")
 def tasks_url(database: Database) -> Iterator[str]:
-    app = create_app(database, manage_database=False)
-    app.include_router(router)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    yield from serve_in_thread(database)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from renewflow import __version__
 from renewflow.api import problems
-from renewflow.api.routes import accounts, customers, executions, health, workflows
+from renewflow.api.routes import accounts, customers, executions, health, tasks, workflows
 from renewflow.db import Database
 from renewflow.engine import LLMClients
 
@@ -19,6 +19,7 @@ ROUTERS = (
     accounts.router,
     customers.router,
     executions.router,
+    tasks.router,
     workflows.router,
 )
 

@@ -23,3 +23,21 @@ UPDATE notifications
 SET status = 'failed', attempts = attempts + 1, last_error = %(last_error)s
 WHERE id = %(notification_id)s AND status IN ('pending', 'failed')
 RETURNING id, attempts;
+
+-- name: claim_deliveries
+-- Queued email and webhook notifications due for an attempt: new ones, and failed ones whose
+-- error was retryable, after a backoff that doubles with each attempt (30 s, 1 min, 2 min, ...).
+-- Rows stay locked until the delivering transaction ends, so workers never send one twice.
+SELECT n.id, n.tenant_id, n.channel, n.recipient, n.title, n.message, n.notification_type,
+       n.priority, n.metadata, n.dedupe_key, n.workflow_execution_id, n.customer_id,
+       n.recipient_user_id, n.attempts, t.settings -> 'notifications' AS channel_settings
+FROM notifications n
+JOIN tenants t ON t.id = n.tenant_id
+WHERE n.channel <> 'in_app'
+  AND n.attempts < %(max_attempts)s
+  AND (n.status = 'pending'
+       OR (n.status = 'failed' AND n.last_error LIKE 'retryable:%%'
+           AND n.updated_at <= now() - make_interval(secs => 30 * power(2, n.attempts - 1))))
+ORDER BY n.created_at
+LIMIT %(batch)s
+FOR UPDATE OF n SKIP LOCKED;

@@ -1,5 +1,0 @@
-import sys
-
-from renewflow.tasks.worker import main
-
-sys.exit(main())

@@ -1,0 +1,135 @@
+"""The worker process: every queue and periodic job of renewflow on the generic job mechanism.
+
+One place composes them (as the app factory composes the routers):
+- the AI task queue (claims, leases, processors);
+- periodic jobs, each run once per slot however many workers run: the task sweep (snoozes,
+  decisions, expired leases), the renewal trigger sweep, scheduled notifications (the overdue
+  ladder), and delivery of queued email and webhook notifications.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass
+from datetime import timedelta
+from types import FrameType
+
+from renewflow.db import Connection, Database
+from renewflow.engine import run_schedule
+from renewflow.engine import sweep as renewal_sweep
+from renewflow.jobs import Metrics, PeriodicJob, Worker, WorkerConfig, retry_delay, serve_metrics
+from renewflow.notify.delivery import delivery_job
+from renewflow.tasks.processors import ProcessorRegistry
+from renewflow.tasks.queue import TaskQueue
+from renewflow.tasks.sweep import sweep_job
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """How often each periodic job runs. The renewal sweep is idempotent, so running it hourly
+    (rather than daily) starts each tenant's new day within the hour, whatever its time zone."""
+
+    task_sweep: timedelta = timedelta(minutes=1)
+    renewal_sweep: timedelta = timedelta(hours=1)
+    notification_schedule: timedelta = timedelta(minutes=15)
+    notification_delivery: timedelta = timedelta(seconds=30)
+
+
+def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]:
+    def sweep_renewals(conn: Connection) -> None:
+        result = renewal_sweep(conn)
+        if result.started or result.superseded:
+            log.info("renewal sweep: %s", result)
+
+    def schedule_notifications(conn: Connection) -> None:
+        # each tenant in its own transaction; `conn` holds this slot's claim meanwhile
+        run_schedule(database)
+
+    return [
+        sweep_job(intervals.task_sweep),
+        PeriodicJob("engine.renewal_sweep", intervals.renewal_sweep, sweep_renewals),
+        PeriodicJob(
+            "engine.notification_schedule", intervals.notification_schedule, schedule_notifications
+        ),
+        delivery_job(intervals.notification_delivery),
+    ]
+
+
+def build_worker(
+    database: Database,
+    *,
+    config: WorkerConfig | None = None,
+    registry: ProcessorRegistry | None = None,
+    intervals: Intervals | None = None,
+    sweep_every: timedelta | None = None,
+    backoff_base: float = 2.0,
+    backoff_cap: float = 600.0,
+    metrics: Metrics | None = None,
+) -> Worker:
+    """A worker ready to `start()` (in a thread, as `renewflow serve` does) or to run here."""
+    intervals = intervals or Intervals()
+    if sweep_every is not None:
+        intervals = Intervals(
+            task_sweep=sweep_every,
+            renewal_sweep=intervals.renewal_sweep,
+            notification_schedule=intervals.notification_schedule,
+            notification_delivery=intervals.notification_delivery,
+        )
+    queue = TaskQueue(
+        database,
+        registry or ProcessorRegistry.default(),
+        backoff=lambda attempt: retry_delay(attempt, base=backoff_base, cap=backoff_cap),
+    )
+    return Worker(
+        database,
+        [queue],
+        config=config,
+        periodic=periodic_jobs(database, intervals),
+        metrics=metrics,
+    )
+
+
+def run_worker(
+    database: Database,
+    config: WorkerConfig,
+    *,
+    registry: ProcessorRegistry | None = None,
+    metrics_host: str = "127.0.0.1",
+    metrics_port: int | None = None,
+    intervals: Intervals | None = None,
+    backoff_base: float = 2.0,
+    backoff_cap: float = 600.0,
+) -> None:
+    """Runs a worker in this process until SIGTERM or SIGINT, then stops gracefully (the jobs in
+    hand finish within `config.shutdown_grace`; the rest is released to other workers)."""
+    metrics = Metrics()
+    worker = build_worker(
+        database,
+        config=config,
+        registry=registry,
+        intervals=intervals,
+        backoff_base=backoff_base,
+        backoff_cap=backoff_cap,
+        metrics=metrics,
+    )
+    server = (
+        serve_metrics(metrics, metrics_host, metrics_port) if metrics_port is not None else None
+    )
+    if server is not None:
+        log.info("metrics on http://%s:%d/metrics", metrics_host, server.server_address[1])
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: finishing the jobs in hand, then stopping", signum)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        worker.run_until_stopped()
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
