@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from renewflow.db import Connection, Database, load_queries
@@ -40,11 +40,14 @@ def channel_for(kind: str, settings: dict[str, Any] | None) -> Channel:
     raise NotifyConfigError(f"{kind}: this tenant has no {kind} delivery configured")
 
 
-def deliver_pending(conn: Connection, *, batch: int = 50, max_attempts: int = 5) -> tuple[int, int]:
+def deliver_pending(
+    conn: Connection, *, batch: int = 50, max_attempts: int = 5, now: datetime | None = None
+) -> tuple[int, int]:
     """Delivers up to `batch` queued notifications in the caller's service transaction; returns
-    (sent, failed)."""
+    (sent, failed). `now` places the retry backoff in time (tests)."""
     rows = conn.execute(
-        _Q["claim_deliveries"], {"batch": batch, "max_attempts": max_attempts}
+        _Q["claim_deliveries"],
+        {"batch": batch, "max_attempts": max_attempts, "now": now or datetime.now(UTC)},
     ).fetchall()
     channels: dict[tuple[str, str], Channel] = {}
     sent = failed = 0
@@ -85,7 +88,7 @@ def _deliver_all(conn: Connection) -> None:
     deliver_pending(conn)
 
 
-def deliver_now(database: Database) -> tuple[int, int]:
+def deliver_now(database: Database, now: datetime | None = None) -> tuple[int, int]:
     """One delivery round outside the scheduler (the CLI, tests)."""
     with database.service_transaction() as conn:
-        return deliver_pending(conn)
+        return deliver_pending(conn, now=now)

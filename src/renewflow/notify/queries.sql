@@ -37,7 +37,8 @@ WHERE n.channel <> 'in_app'
   AND n.attempts < %(max_attempts)s
   AND (n.status = 'pending'
        OR (n.status = 'failed' AND n.last_error LIKE 'retryable:%%'
-           AND n.updated_at <= now() - make_interval(secs => 30 * power(2, n.attempts - 1))))
+           AND n.updated_at <= %(now)s::timestamptz
+                               - make_interval(secs => 30 * power(2, n.attempts - 1))))
 ORDER BY n.created_at
 LIMIT %(batch)s
 FOR UPDATE OF n SKIP LOCKED;

@@ -1,0 +1,270 @@
+"""Scheduled notifications (the overdue ladder) fire once each, even with two processes running
+the schedule at once; queued email and webhook notifications are delivered with visible retries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from psycopg.types.json import Jsonb
+
+from renewflow import accounts, context
+from renewflow.db import Database, Migrator
+from renewflow.engine import run_schedule, sweep
+from renewflow.notify.delivery import deliver_now
+from renewflow.workflows.files import core_library
+from renewflow.workflows.seed import seed_core
+from tests.api.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+RENEWAL = date(2026, 11, 1)
+EXPECTED = {  # (notification, channel): recipients, over the 31 days after the renewal date
+    ("overdue-daily-reminder", "in_app"): 31,
+    ("manager-escalation", "email"): 1,
+    ("vp-escalation", "email"): 2,
+    ("war-room-escalation", "webhook"): 3,
+    ("ceo-escalation", "email"): 2,
+    ("final-escalation", "email"): 3,
+}
+
+
+@pytest.fixture
+def ladder_db(make_database: Callable[[], str]) -> Iterator[tuple[str, Database]]:
+    url = make_database()
+    Migrator(url).migrate()
+    with Database(url, max_size=4) as db:
+        with db.service_transaction() as conn:
+            seed_core(conn, core_library())
+        yield url, db
+
+
+def _overdue_customer(
+    db: Database, arr: int = 100_000, settings: dict[str, Any] | None = None
+) -> uuid.UUID:
+    with db.service_transaction() as conn:
+        tenant: uuid.UUID = accounts.create_tenant(conn, f"Ladder {uuid.uuid4().hex[:6]}")["id"]
+        conn.execute(
+            "UPDATE tenants SET settings = %s WHERE id = %s",
+            (
+                Jsonb(
+                    {
+                        "vpCustomerSuccess": "vp@vendor.example",
+                        "ceo": "ceo@vendor.example",
+                        **(settings or {}),
+                    }
+                ),
+                tenant,
+            ),
+        )
+    with db.tenant_transaction(tenant) as conn:
+        manager = accounts.create_user(conn, email="mia@vendor.example", role=accounts.Role.MANAGER)
+        context.upsert_customer(
+            conn,
+            context.CustomerIn.model_validate(
+                {
+                    "name": "Late Co",
+                    "arr": arr,
+                    "renewalDate": RENEWAL.isoformat(),
+                    "csmEmail": "sarah@vendor.example",
+                }
+            ),
+        )
+        conn.execute(
+            "UPDATE users SET manager_id = %s WHERE email = 'sarah@vendor.example'",
+            (manager["id"],),
+        )
+    with db.service_transaction() as conn:
+        assert sweep(conn, _day(-1)).started == 1  # the overdue workflow, one day after the date
+    return tenant
+
+
+def _day(days_until_renewal: int) -> datetime:
+    return datetime.combine(
+        RENEWAL - timedelta(days=days_until_renewal), datetime.min.time(), UTC
+    ) + timedelta(hours=12)
+
+
+def _counts(db: Database, tenant: uuid.UUID) -> dict[tuple[str, str], int]:
+    with db.tenant_transaction(tenant) as conn:
+        rows = conn.execute(
+            "SELECT notification_type, channel, count(*) AS n FROM notifications GROUP BY 1, 2"
+        ).fetchall()
+    return {(r["notification_type"], r["channel"]): r["n"] for r in rows}
+
+
+def test_overdue_ladder_fires_each_notification_once(ladder_db: tuple[str, Database]) -> None:
+    _, db = ladder_db
+    tenant = _overdue_customer(db)
+    for day in range(-1, -32, -1):
+        run_schedule(db, _day(day))
+        run_schedule(db, _day(day) + timedelta(hours=3))  # a second run the same day adds nothing
+    assert _counts(db, tenant) == EXPECTED
+    with db.tenant_transaction(tenant) as conn:
+        recipients = {
+            r["recipient"]
+            for r in conn.execute(
+                "SELECT recipient FROM notifications WHERE notification_type = 'final-escalation'"
+            )
+        }
+    assert recipients == {"ceo@vendor.example", "vp@vendor.example", "mia@vendor.example"}
+
+
+def test_a_missed_day_still_fires_late(ladder_db: tuple[str, Database]) -> None:
+    _, db = ladder_db
+    tenant = _overdue_customer(db)
+    run_schedule(db, _day(-9))  # the scheduler was down on days -1 to -8
+    counts = _counts(db, tenant)
+    assert counts[("manager-escalation", "email")] == 1
+    assert counts[("vp-escalation", "email")] == 2
+    assert ("war-room-escalation", "webhook") not in counts
+
+
+def test_high_value_condition(ladder_db: tuple[str, Database]) -> None:
+    _, db = ladder_db
+    tenant = _overdue_customer(db, arr=300_000)
+    run_schedule(db, _day(-1))
+    assert _counts(db, tenant)[("high-value-overdue", "email")] == 1
+
+
+SCHEDULER = textwrap.dedent(
+    """
+    import sys
+    from datetime import datetime
+    from renewflow.db import Database
+    from renewflow.engine import run_schedule
+    with Database(sys.argv[1]) as db:
+        for moment in sys.argv[2:]:
+            run_schedule(db, datetime.fromisoformat(moment))
+    """
+)
+
+
+def test_two_processes_running_the_schedule_at_once(ladder_db: tuple[str, Database]) -> None:
+    url, db = ladder_db
+    tenant = _overdue_customer(db)
+    moments = [_day(day).isoformat() for day in range(-1, -32, -1)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", SCHEDULER, url, *moments],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], errors
+    assert _counts(db, tenant) == EXPECTED
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list[bytes]] = []
+    fail_first = 1
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if _Hook.fail_first > 0:
+            _Hook.fail_first -= 1
+            self.send_response(503)
+        else:
+            _Hook.received.append(body)
+            self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_delivery_by_email_and_webhook_with_a_visible_retry(
+    ladder_db: tuple[str, Database],
+) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message as MessageHandler
+
+    received: list[Any] = []
+
+    class Collect(MessageHandler):
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    smtp_port = free_port()
+    smtp = Controller(Collect(), hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    _Hook.received, _Hook.fail_first = [], 1
+    try:
+        _, db = ladder_db
+        settings = {
+            "notifications": {
+                "smtp": {
+                    "host": "127.0.0.1",
+                    "port": smtp_port,
+                    "security": "none",
+                    "from_address": "renewflow@vendor.example",
+                },
+                "webhook": {
+                    "url": f"http://127.0.0.1:{hook.server_address[1]}/hook",
+                    "format": "slack",
+                },
+            }
+        }
+        tenant = _overdue_customer(db, settings=settings)
+        run_schedule(db, _day(-15))  # manager 1, vp 2, war room 3 (webhook)
+        # 3 emails and 2 of the 3 webhook posts go through; the first post meets a 503
+        assert deliver_now(db) == (5, 1)
+        assert sorted(m["To"] for m in received) == [
+            "mia@vendor.example",
+            "mia@vendor.example",
+            "vp@vendor.example",
+        ]
+        with db.tenant_transaction(tenant) as conn:
+            waiting = conn.execute(
+                "SELECT status, attempts, last_error FROM notifications WHERE channel = 'webhook' AND status <> 'sent'"
+            ).fetchall()
+            assert [w["last_error"].split(":")[0] for w in waiting] == ["retryable"]
+            assert waiting[0]["attempts"] == 1
+        assert deliver_now(db) == (0, 0)  # too soon: the retry waits for its backoff
+        assert deliver_now(db, now=datetime.now(UTC) + timedelta(minutes=5)) == (1, 0)
+        assert len(_Hook.received) == 3
+        with db.tenant_transaction(tenant) as conn:
+            statuses = {
+                r["status"]
+                for r in conn.execute("SELECT status FROM notifications WHERE channel <> 'in_app'")
+            }
+        assert statuses == {"sent"}
+    finally:
+        smtp.stop()
+        hook.shutdown()
+        hook.server_close()
+
+
+def test_no_delivery_configured_is_a_permanent_visible_failure(
+    ladder_db: tuple[str, Database],
+) -> None:
+    _, db = ladder_db
+    tenant = _overdue_customer(db)
+    run_schedule(db, _day(-7))
+    assert deliver_now(db) == (0, 1)
+    with db.tenant_transaction(tenant) as conn:
+        row = conn.execute(
+            "SELECT status, last_error FROM notifications WHERE channel = 'email'"
+        ).fetchone()
+    assert row is not None
+    assert row["status"] == "failed"
+    assert row["last_error"].startswith(
+        "permanent: email: this tenant has no email delivery configured"
+    )
+    assert deliver_now(db) == (0, 0)  # not retried, and still there to see
