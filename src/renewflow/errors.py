@@ -37,3 +37,23 @@ class InvalidInputError(RenewflowError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.reason = message
+
+
+class ValidationFailed(InvalidInputError):
+    """Input failed validation in several places at once; `errors` lists each (field, message).
+
+    The API answers 422 with every error in problem+json `errors`; the first one is also the
+    `field`/`reason` of an ordinary InvalidInputError, for callers that show a single line.
+    """
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        if not errors:
+            raise ValueError("ValidationFailed needs at least one error")
+        super().__init__(*errors[0])
+        self.errors = list(errors)
+        count = len(errors)
+        self.message = (
+            f"{count} validation error{'s' if count > 1 else ''}: "
+            + "; ".join(f"{field}: {message}" for field, message in errors[:5])
+            + (" ..." if count > 5 else "")
+        )

@@ -23,8 +23,8 @@ from renewflow.errors import (
     NotFoundError,
     PermissionDeniedError,
     RenewflowError,
+    ValidationFailed,
 )
-from renewflow.workflows.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 
