@@ -9,7 +9,15 @@ from fastapi import FastAPI
 
 from renewflow import __version__
 from renewflow.api import problems
-from renewflow.api.routes import accounts, customers, executions, health, tasks, workflows
+from renewflow.api.routes import (
+    accounts,
+    customers,
+    executions,
+    health,
+    notifications,
+    tasks,
+    workflows,
+)
 from renewflow.db import Database
 from renewflow.engine import LLMClients
 
@@ -21,6 +29,7 @@ ROUTERS = (
     executions.router,
     tasks.router,
     workflows.router,
+    notifications.router,
 )
 
 

@@ -42,3 +42,26 @@ WHERE n.channel <> 'in_app'
 ORDER BY n.created_at
 LIMIT %(batch)s
 FOR UPDATE OF n SKIP LOCKED;
+
+-- name: list_notifications
+-- `mine`: addressed to the caller (by user id or email). Otherwise every notification of the
+-- tenant (for the people watching deliveries), filtered by status and channel.
+SELECT id, workflow_execution_id, customer_id, recipient, channel, notification_type, title,
+       message, priority, metadata, status, attempts, last_error, sent_at, acknowledged_at,
+       created_at, count(*) OVER () AS total_count
+FROM notifications
+WHERE (NOT %(mine)s OR recipient_user_id = %(user_id)s OR lower(recipient) = lower(%(email)s))
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s)
+  AND (%(unacknowledged)s::boolean IS NULL OR (acknowledged_at IS NULL) = %(unacknowledged)s)
+ORDER BY created_at DESC, id
+LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: acknowledge
+-- Only the recipient acknowledges; acknowledging twice keeps the first time.
+UPDATE notifications
+SET acknowledged_at = coalesce(acknowledged_at, now()),
+    status = CASE WHEN channel = 'in_app' THEN 'acknowledged' ELSE status END
+WHERE id = %(id)s
+  AND (recipient_user_id = %(user_id)s OR lower(recipient) = lower(%(email)s))
+RETURNING id, acknowledged_at, status;
