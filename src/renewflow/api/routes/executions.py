@@ -174,15 +174,16 @@ def get_execution(execution_id: UUID, session: SessionDep) -> ExecutionDetail:
 def execute_step(
     execution_id: UUID,
     step_id: Annotated[str, Path(max_length=100)],
-    body: StepExecuteIn,
     session: SessionDep,
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    body: StepExecuteIn | None = None,
 ) -> JSONResponse:
     """Run the current step: context, data requirements, prompt, LLM, outputs, routing,
     artifacts, tasks and notifications. A step whose LLM answer stays invalid after a repair
     retry fails with 502; the execution stays on the step, resumable."""
     clients: engine.LLMClients = request.app.state.llm_clients
+    body = body or StepExecuteIn()
     with session.transaction() as conn:
 
         def run() -> tuple[int, dict[str, Any]]:
