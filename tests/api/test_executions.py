@@ -157,7 +157,15 @@ def test_routing_approval_and_notifications(
         conn.execute(
             "UPDATE users SET manager_id = (SELECT id FROM users WHERE role = 'manager' LIMIT 1) WHERE email = 'sarah.chen@vendor.example'"
         )
-    execution = start(client, csm, customer, "emergency")["id"]
+    # a CSM may not start the emergency workflow by hand (its manualTriggers: admin, manager)
+    refused = client.post(
+        "/api/workflows/from-template",
+        json={"customerId": customer, "workflowId": "emergency"},
+        headers=bearer(csm),
+    )
+    assert refused.status_code == 403
+    assert "admin, manager" in refused.json()["detail"]
+    execution = start(client, manager, customer, "emergency")["id"]
     assert execute(client, csm, execution, "emergency-status-check").json()["notifications"] == 1
     # the approval step is a manager's: a CSM cannot give it, and it needs its outputs
     assert (
@@ -206,7 +214,7 @@ def test_go_back_and_conflicts(client: httpx.Client, tenant_factory, make_key) -
     execution = start(client, key, customer, "prepare")["id"]
     again = client.post(
         "/api/workflows/from-template",
-        json={"customerId": customer, "workflowId": "critical"},
+        json={"customerId": customer, "workflowId": "engage"},
         headers=bearer(key),
     )
     assert again.status_code == 409

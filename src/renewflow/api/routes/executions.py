@@ -16,6 +16,7 @@ from renewflow.api.deps import SessionDep, require_role
 from renewflow.api.problems import PROBLEM_JSON
 from renewflow.db import load_queries
 from renewflow.engine.idempotency import fingerprint, once
+from renewflow.engine.triggers import check_manual_start
 from renewflow.workflows import service as workflows
 
 router = APIRouter(prefix="/api/workflows", tags=["executions"])
@@ -133,6 +134,7 @@ def start_from_template(body: StartIn, session: SessionDep) -> ExecutionDetail:
     p = session.principal
     with session.transaction() as conn:
         workflow = workflows.get_workflow(conn, p.tenant_id, body.workflowId)
+        check_manual_start(workflow, p.role.value)
         execution_id = engine.start_execution(
             conn,
             customer_id=body.customerId,
