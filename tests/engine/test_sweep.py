@@ -200,3 +200,52 @@ def test_admin_sweep_through_a_tenant_transaction_touches_only_that_tenant(
             ([mine, other],),
         ).fetchall()
     assert {r["tenant_id"] for r in counts} == {mine}
+
+
+def test_early_trigger_pulls_the_stage_forward(sweep_db: Database) -> None:
+    """Prepare (120-149 days) starts early for a risky customer 160 days out (its early trigger:
+    riskScore >= 70); a calm customer at the same distance stays in Monitor."""
+    from decimal import Decimal
+
+    from renewflow import context
+
+    with sweep_db.service_transaction() as conn:
+        tenant: uuid.UUID = accounts.create_tenant(conn, f"Early {uuid.uuid4().hex[:6]}")["id"]
+    with sweep_db.tenant_transaction(tenant) as conn:
+        ids = {}
+        for name, risk in (("Risky", 75), ("Calm", 20)):
+            customer, _ = context.upsert_customer(
+                conn,
+                context.CustomerIn(
+                    name=name, arr=Decimal(50000), renewalDate=NOW.date() + timedelta(days=160)
+                ),
+            )
+            context.set_intelligence(conn, customer, context.IntelligenceIn(riskScore=risk))
+            ids[name] = customer
+    with sweep_db.service_transaction() as conn:
+        first = sweep(conn, NOW)
+        rows = conn.execute(
+            """SELECT c.name, w.workflow_id, e.trigger_reason FROM workflow_executions e
+               JOIN customers c ON c.id = e.customer_id JOIN workflows w ON w.id = e.workflow_id
+               WHERE e.tenant_id = %s AND e.status = 'active' ORDER BY c.name""",
+            (tenant,),
+        ).fetchall()
+        again = sweep(conn, NOW)
+        later = sweep(conn, NOW + timedelta(days=15))  # 145 days: inside Prepare's own range
+        still = conn.execute(
+            "SELECT count(*) AS n FROM workflow_executions WHERE customer_id = %s AND status = 'active'",
+            (ids["Risky"],),
+        ).fetchone()
+    assert first.started_early >= 1
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["Calm"]["workflow_id"] == "monitor"
+    assert by_name["Risky"]["workflow_id"] == "prepare"
+    reason = by_name["Risky"]["trigger_reason"]
+    assert (reason["rule"], reason["condition"], reason["daysUntilRenewal"]) == (
+        "earlyTrigger",
+        "{{gte intelligence.riskScore 70}}",
+        160,
+    )
+    assert again.started_early == 0
+    assert later.started_early == 0
+    assert still == {"n": 1}

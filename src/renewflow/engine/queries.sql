@@ -1,11 +1,12 @@
--- name: sweep_targets
--- For every customer with an active contract (of every tenant the role can see), the workflow
--- whose trigger range holds its days until renewal, counted in its tenant's time zone.
--- A tenant's own workflow beats a core one (an override hides the core workflow of the same
--- workflow_id); among several, the narrowest range wins, then the workflow_id.
--- The workflows each tenant can use are resolved first (tenants x workflows: small), so the
--- per-customer work is one range join.
-CREATE TEMP TABLE sweep_target ON COMMIT DROP AS
+-- name: drop_sweep_tables
+-- A sweep may run twice in one transaction (tests, backfills): its temporary tables go first.
+DROP TABLE IF EXISTS sweep_target, sweep_usable;
+
+-- name: sweep_usable
+-- The workflows each tenant uses, with their trigger ranges: a tenant's own workflow, and every
+-- core workflow it has not overridden (same workflow_id). Tenants x workflows: small, resolved
+-- once, so the per-customer work after it is one range join.
+CREATE TEMP TABLE sweep_usable ON COMMIT DROP AS
 WITH local_today AS MATERIALIZED (
   SELECT t.id AS tenant_id, t.time_zone,
          (%(now)s::timestamptz AT TIME ZONE t.time_zone)::date AS today
@@ -16,27 +17,33 @@ triggered AS MATERIALIZED (
          (w.config #>> '{trigger,daysUntilRenewal,min}')::int AS min_days,
          (w.config #>> '{trigger,daysUntilRenewal,max}')::int AS max_days,
          w.config #>> '{steps,0,id}' AS first_step,
+         coalesce(jsonb_array_length(w.config #> '{trigger,earlyTriggers}'), 0) > 0 AS has_early,
          (SELECT max(v.version) FROM workflow_versions v WHERE v.workflow_id = w.id) AS version
   FROM workflows w
   WHERE jsonb_typeof(w.config #> '{trigger,daysUntilRenewal,min}') = 'number'
     AND jsonb_typeof(w.config #> '{trigger,daysUntilRenewal,max}') = 'number'
-),
-usable AS MATERIALIZED (
-  SELECT d.tenant_id AS for_tenant, d.time_zone, d.today, w.*
-  FROM local_today d
-  JOIN triggered w
-    ON w.tenant_id = d.tenant_id
-    OR (w.tenant_id IS NULL AND NOT EXISTS (
-          SELECT 1 FROM workflows o
-          WHERE o.tenant_id = d.tenant_id AND o.workflow_id = w.workflow_id))
-  WHERE w.version IS NOT NULL
 )
+SELECT d.tenant_id AS for_tenant, d.time_zone, d.today, w.*
+FROM local_today d
+JOIN triggered w
+  ON w.tenant_id = d.tenant_id
+  OR (w.tenant_id IS NULL AND NOT EXISTS (
+        SELECT 1 FROM workflows o
+        WHERE o.tenant_id = d.tenant_id AND o.workflow_id = w.workflow_id))
+WHERE w.version IS NOT NULL;
+
+-- name: sweep_targets
+-- For every customer with an active contract (of every tenant the role can see), the workflow
+-- whose trigger range holds its days until renewal, counted in its tenant's time zone.
+-- A tenant's own workflow beats a core one; among several, the narrowest range wins, then the
+-- workflow_id.
+CREATE TEMP TABLE sweep_target ON COMMIT DROP AS
 SELECT DISTINCT ON (k.customer_id)
        k.tenant_id, k.customer_id, k.renewal_date - u.today AS days, k.renewal_date, k.arr,
        u.time_zone, u.id AS workflow_pk, u.workflow_id, u.min_days, u.max_days, u.first_step,
        u.version
 FROM contracts k
-JOIN usable u
+JOIN sweep_usable u
   ON u.for_tenant = k.tenant_id
  AND k.renewal_date - u.today BETWEEN u.min_days AND u.max_days
 WHERE k.status = 'active'
@@ -78,16 +85,33 @@ WHERE NOT EXISTS (
 )
 RETURNING id AS execution_id, customer_id;
 
--- name: carry_open_tasks
--- Open tasks of each superseded execution surface in the customer's new execution, once,
--- keeping the execution they were first created in.
-UPDATE workflow_tasks k
-SET original_workflow_execution_id = coalesce(k.original_workflow_execution_id, k.workflow_execution_id),
-    surfaced_in_workflow_ids = array_append(coalesce(k.surfaced_in_workflow_ids, '{}'), n.execution_id)
-FROM unnest(%(old_ids)s::uuid[], %(new_ids)s::uuid[]) AS n(old_id, execution_id)
-WHERE k.workflow_execution_id = n.old_id
-  AND k.status IN ('pending', 'in_progress', 'snoozed')
-  AND NOT (n.execution_id = ANY(coalesce(k.surfaced_in_workflow_ids, '{}')));
+-- name: early_candidates
+-- Customers up to %(window)s days before a workflow's range whose workflow has early triggers,
+-- that do not run it yet, and whose current execution (if any) is the sweep's own: the early
+-- trigger may pull the stage forward; executions started by people are left alone.
+SELECT k.tenant_id, k.customer_id, k.renewal_date - u.today AS days, k.renewal_date, k.arr,
+       u.time_zone, u.id AS workflow_pk, u.workflow_id, u.min_days, u.max_days, u.first_step,
+       u.version, e.id AS current_execution_id
+FROM sweep_usable u
+JOIN contracts k
+  ON k.tenant_id = u.for_tenant AND k.status = 'active'
+ AND k.renewal_date - u.today BETWEEN u.max_days + 1 AND u.max_days + %(window)s
+LEFT JOIN workflow_executions e ON e.customer_id = k.customer_id AND e.status = 'active'
+WHERE u.has_early
+  AND (e.id IS NULL OR (e.workflow_id <> u.id AND e.trigger_reason ->> 'rule' = 'daysUntilRenewal'))
+ORDER BY k.customer_id, u.max_days;
+
+-- name: supersede_execution
+UPDATE workflow_executions SET status = 'superseded', completed_at = %(now)s
+WHERE id = %(execution_id)s AND status = 'active';
+
+-- name: start_early
+INSERT INTO workflow_executions
+  (tenant_id, customer_id, workflow_id, workflow_version, status, current_step_id,
+   trigger_reason, started_at)
+VALUES (%(tenant_id)s, %(customer_id)s, %(workflow_pk)s, %(version)s, 'active', %(first_step)s,
+        %(reason)s, %(now)s)
+RETURNING id;
 
 -- name: startable_workflows
 -- The workflows the tenant can start, overrides resolved (get_tenant_workflows, migration 0007).
@@ -218,3 +242,6 @@ SELECT id FROM tenants ORDER BY id;
 
 -- name: tenant_settings
 SELECT settings FROM tenants WHERE id = current_tenant_id();
+
+-- name: workflow_trigger
+SELECT config -> 'trigger' AS trigger FROM workflows WHERE id = %(workflow_pk)s;

@@ -48,14 +48,18 @@ WHERE id = %(id)s AND NOT (%(execution_id)s = ANY(coalesce(surfaced_in_workflow_
 RETURNING *;
 
 -- name: surface_open_tasks
--- Continuity: every open top-level task of the customer appears in its new workflow execution.
-UPDATE workflow_tasks
-SET surfaced_in_workflow_ids = array_append(coalesce(surfaced_in_workflow_ids, '{}'), %(execution_id)s),
-    original_workflow_execution_id = coalesce(original_workflow_execution_id, workflow_execution_id)
-WHERE customer_id = %(customer_id)s AND parent_task_id IS NULL
-  AND status IN ('pending', 'in_progress', 'snoozed')
-  AND NOT (%(execution_id)s = ANY(coalesce(surfaced_in_workflow_ids, '{}')))
-RETURNING *;
+-- Continuity: every open top-level task of each customer appears in the customer's new workflow
+-- execution (once), keeping the execution it was first created in. Pairs of arrays, so the sweep
+-- surfaces the tasks of thousands of customers in one statement.
+UPDATE workflow_tasks k
+SET surfaced_in_workflow_ids = array_append(coalesce(k.surfaced_in_workflow_ids, '{}'), n.execution_id),
+    original_workflow_execution_id = coalesce(k.original_workflow_execution_id, k.workflow_execution_id)
+FROM unnest(%(customer_ids)s::uuid[], %(execution_ids)s::uuid[]) AS n(customer_id, execution_id)
+WHERE k.customer_id = n.customer_id AND k.parent_task_id IS NULL
+  AND k.status IN ('pending', 'in_progress', 'snoozed')
+  AND k.workflow_execution_id <> n.execution_id
+  AND NOT (n.execution_id = ANY(coalesce(k.surfaced_in_workflow_ids, '{}')))
+RETURNING k.*;
 
 -- name: list_tasks
 SELECT t.*, count(*) OVER () AS total_count

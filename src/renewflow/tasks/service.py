@@ -162,9 +162,23 @@ def surface_open_tasks(
     """When a customer's next workflow starts, its open tasks surface there (continuity)."""
     rows = conn.execute(
         _Q["surface_open_tasks"],
-        {"customer_id": customer_id, "execution_id": workflow_execution_id},
+        {"customer_ids": [customer_id], "execution_ids": [workflow_execution_id]},
     ).fetchall()
     return [to_task(row) for row in rows]
+
+
+def surface_open_tasks_of_many(conn: Connection, moves: list[tuple[UUID, UUID]]) -> int:
+    """`surface_open_tasks` for many (customer, new execution) pairs in one statement; returns how
+    many tasks surfaced."""
+    if not moves:
+        return 0
+    return conn.execute(
+        _Q["surface_open_tasks"],
+        {
+            "customer_ids": [customer for customer, _ in moves],
+            "execution_ids": [execution for _, execution in moves],
+        },
+    ).rowcount
 
 
 def wake_snoozed(conn: Connection) -> int:
