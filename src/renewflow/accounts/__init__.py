@@ -13,6 +13,7 @@ from renewflow.accounts.service import (
     parse_role,
     parse_uuid,
     revoke_key,
+    tenant_settings,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "parse_role",
     "parse_uuid",
     "revoke_key",
+    "tenant_settings",
 ]

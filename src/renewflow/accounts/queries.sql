@@ -29,3 +29,6 @@ RETURNING id;
 
 -- name: authenticate
 SELECT key_id, tenant_id, user_id, role, email FROM authenticate_api_key(%(key_hash)s);
+
+-- name: current_tenant_settings
+SELECT settings FROM tenants WHERE id = current_tenant_id();

@@ -59,6 +59,12 @@ def get_tenant(conn: Connection, tenant_id: UUID) -> dict[str, Any]:
     return row
 
 
+def tenant_settings(conn: Connection) -> dict[str, Any]:
+    """The settings of the transaction's tenant (empty when none is set)."""
+    row = conn.execute(_Q["current_tenant_settings"]).fetchone()
+    return dict(row["settings"]) if row and row["settings"] else {}
+
+
 def create_user(
     conn: Connection, *, email: str, role: Role, name: str | None = None
 ) -> dict[str, Any]:

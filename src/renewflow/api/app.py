@@ -19,7 +19,7 @@ from renewflow.api.routes import (
     workflows,
 )
 from renewflow.db import Database
-from renewflow.engine import LLMClients
+from renewflow.llm import shared_clients
 
 # Literal paths under /api/workflows (context, tasks, ...) come before the /{workflowId} routes.
 ROUTERS = (
@@ -54,7 +54,7 @@ def create_app(database: Database, *, manage_database: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.database = database
-    app.state.llm_clients = LLMClients()
+    app.state.llm_clients = shared_clients
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)

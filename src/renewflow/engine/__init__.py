@@ -13,7 +13,6 @@ from renewflow.engine.executions import (
     step_history,
     steps_overview,
 )
-from renewflow.engine.llm_clients import LLMClients
 from renewflow.engine.schedule import fire_scheduled_notifications, run_schedule
 from renewflow.engine.steps import StepOutcome, execute_step
 from renewflow.engine.sweep import SweepResult, sweep
@@ -22,7 +21,6 @@ __all__ = [
     "EngineError",
     "ExecutionConflict",
     "ExecutionNotFound",
-    "LLMClients",
     "LoadedExecution",
     "StepOutcome",
     "SweepResult",

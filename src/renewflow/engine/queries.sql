@@ -64,6 +64,14 @@ WHERE e.customer_id = t.customer_id
   AND e.trigger_reason ->> 'rule' = 'daysUntilRenewal'
 RETURNING e.id AS old_execution_id, e.customer_id;
 
+-- name: sweep_drop_running
+-- Customers that still run an execution get none: dropped from the targets before the insert,
+-- so the insert never reads the table it writes (a plan that scanned workflow_executions for
+-- each new row, chosen when its statistics say it is empty, would be quadratic).
+DELETE FROM sweep_target t
+USING workflow_executions e
+WHERE e.customer_id = t.customer_id AND e.status = 'active';
+
 -- name: sweep_start
 INSERT INTO workflow_executions
   (tenant_id, customer_id, workflow_id, workflow_version, status, current_step_id,
@@ -80,9 +88,6 @@ SELECT t.tenant_id, t.customer_id, t.workflow_pk, t.version, 'active', t.first_s
          'evaluatedAt', %(now)s::timestamptz),
        %(now)s
 FROM sweep_target t
-WHERE NOT EXISTS (
-  SELECT 1 FROM workflow_executions e WHERE e.customer_id = t.customer_id AND e.status = 'active'
-)
 RETURNING id AS execution_id, customer_id;
 
 -- name: early_candidates
@@ -239,9 +244,6 @@ WHERE e.status = 'active'
 
 -- name: tenant_ids
 SELECT id FROM tenants ORDER BY id;
-
--- name: tenant_settings
-SELECT settings FROM tenants WHERE id = current_tenant_id();
 
 -- name: workflow_trigger
 SELECT config -> 'trigger' AS trigger FROM workflows WHERE id = %(workflow_pk)s;

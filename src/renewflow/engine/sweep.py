@@ -15,7 +15,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from renewflow import templates
-from renewflow.context import build_context
+from renewflow.context import CustomerNotFound, build_contexts
 from renewflow.db import Connection, load_queries
 from renewflow.tasks import surface_open_tasks_of_many
 from renewflow.workflows.model import EarlyTrigger, Trigger
@@ -49,6 +49,7 @@ def sweep(conn: Connection, now: datetime | None = None) -> SweepResult:
         # temporary tables are never auto-analysed; the next statements join on it
         conn.execute(_Q["analyze_sweep_targets"])
         superseded = conn.execute(_Q["sweep_supersede"], params).fetchall()
+        conn.execute(_Q["sweep_drop_running"])
         started = conn.execute(_Q["sweep_start"], params).fetchall()
         moved = {row["customer_id"] for row in superseded}
         carried = surface_open_tasks_of_many(
@@ -74,6 +75,9 @@ def _early_triggers(conn: Connection, now: datetime) -> tuple[int, int, int]:
     (started, superseded, tasks surfaced). One context per candidate: candidates are only the
     customers in the window before a workflow that has early triggers."""
     candidates = conn.execute(_Q["early_candidates"], {"window": EARLY_WINDOW_DAYS}).fetchall()
+    # the loop writes executions only, which no context without an execution reads: the
+    # candidates' contexts can all be built up front, in one query
+    contexts = build_contexts(conn, {row["customer_id"] for row in candidates})
     triggers: dict[Any, list[EarlyTrigger]] = {}
     started = superseded = carried = 0
     done: set[Any] = set()
@@ -83,7 +87,9 @@ def _early_triggers(conn: Connection, now: datetime) -> tuple[int, int, int]:
         early = triggers.get(row["workflow_pk"])
         if early is None:
             early = triggers[row["workflow_pk"]] = _early_of(conn, row["workflow_pk"])
-        context = build_context(conn, row["customer_id"])
+        context = contexts.get(row["customer_id"])
+        if context is None:
+            raise CustomerNotFound(f"customer {row['customer_id']} not found")
         fired = next(
             (
                 t

@@ -15,6 +15,7 @@ The engine builds a client once per tenant configuration::
 """
 
 from renewflow.llm.client import LLMClient
+from renewflow.llm.clients import LLMClients, shared_clients
 from renewflow.llm.errors import (
     ERROR_KINDS,
     LLMBadResponse,
@@ -38,6 +39,7 @@ __all__ = [
     "LLMBadResponse",
     "LLMCall",
     "LLMClient",
+    "LLMClients",
     "LLMConfigError",
     "LLMError",
     "LLMProvider",
@@ -56,5 +58,6 @@ __all__ = [
     "price_of",
     "provider_from_settings",
     "record_call",
+    "shared_clients",
     "validate",
 ]

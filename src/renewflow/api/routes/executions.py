@@ -11,16 +11,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from renewflow import engine
-from renewflow.accounts import Role
+from renewflow.accounts import Role, tenant_settings
 from renewflow.api.deps import SessionDep, require_role
 from renewflow.api.problems import PROBLEM_JSON
-from renewflow.db import load_queries
 from renewflow.engine.idempotency import fingerprint, once
 from renewflow.engine.triggers import check_manual_start
+from renewflow.llm import LLMClients
 from renewflow.workflows import service as workflows
 
 router = APIRouter(prefix="/api/workflows", tags=["executions"])
-_Q = load_queries("renewflow.engine")
 
 
 class _In(BaseModel):
@@ -184,13 +183,12 @@ def execute_step(
     """Run the current step: context, data requirements, prompt, LLM, outputs, routing,
     artifacts, tasks and notifications. A step whose LLM answer stays invalid after a repair
     retry fails with 502; the execution stays on the step, resumable."""
-    clients: engine.LLMClients = request.app.state.llm_clients
+    clients: LLMClients = request.app.state.llm_clients
     body = body or StepExecuteIn()
     with session.transaction() as conn:
 
         def run() -> tuple[int, dict[str, Any]]:
-            settings = conn.execute(_Q["tenant_settings"]).fetchone()
-            llm = clients.for_tenant(settings["settings"] if settings else None)
+            llm = clients.for_tenant(tenant_settings(conn))
             outcome = engine.execute_step(
                 conn,
                 llm,

@@ -20,6 +20,7 @@ import psycopg
 from renewflow.db import Connection, load_queries
 from renewflow.tasks.models import Task
 from renewflow.tasks.processors.base import Processor, ProcessorResult
+from renewflow.tasks.processors.email_draft import draft_email
 
 _Q = load_queries("renewflow.tasks.processors", "builtin.sql")
 
@@ -177,6 +178,7 @@ def post_webhook(task: Task, conn: Connection, /) -> ProcessorResult:
 
 
 BUILTINS: dict[str, Processor] = {
+    "draft-email": draft_email,
     "update-contact": update_contact,
     # the spec's sample processor name for the same work
     "salesforce-contact-updater.js": update_contact,

@@ -35,3 +35,7 @@ UPDATE contacts SET is_primary = true WHERE id = %(id)s AND NOT is_primary RETUR
 
 -- name: tenant_webhooks
 SELECT settings -> 'webhooks' AS webhooks FROM tenants WHERE id = current_tenant_id();
+
+-- name: append_step_artifact
+UPDATE workflow_step_executions SET artifacts = artifacts || %(artifact)s
+WHERE id = %(step_execution_id)s;
