@@ -1,6 +1,11 @@
 """Customer data in, and the WorkflowContext that templates read."""
 
-from renewflow.context.builder import WorkflowContext, build_context, missing_paths
+from renewflow.context.builder import (
+    WorkflowContext,
+    build_context,
+    build_contexts,
+    missing_paths,
+)
 from renewflow.context.customers import (
     add_contact,
     customer_ids_by_external_id,
@@ -43,6 +48,7 @@ __all__ = [
     "WorkflowContext",
     "add_contact",
     "build_context",
+    "build_contexts",
     "customer_ids_by_external_id",
     "ensure_csm",
     "get_customer",

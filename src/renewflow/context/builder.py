@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -29,11 +30,22 @@ def build_context(
 ) -> WorkflowContext:
     """The context of one customer (and, if given, of one execution: its stage and outputs)."""
     row = conn.execute(
-        _Q["build_context"], {"customer_id": customer_id, "execution_id": execution_id}
+        _Q["build_context"], {"customer_ids": [customer_id], "execution_id": execution_id}
     ).fetchone()
     if row is None:
         raise CustomerNotFound(f"customer {customer_id} not found")
     return _assemble(row)
+
+
+def build_contexts(conn: Connection, customer_ids: Collection[UUID]) -> dict[UUID, WorkflowContext]:
+    """The contexts of many customers (no execution's), in one query; each is what
+    `build_context` returns for it. A customer that does not exist is left out."""
+    if not customer_ids:
+        return {}
+    rows = conn.execute(
+        _Q["build_context"], {"customer_ids": list(customer_ids), "execution_id": None}
+    ).fetchall()
+    return {row["id"]: _assemble(row) for row in rows}
 
 
 def _number(value: Any) -> int | float | None:

@@ -85,7 +85,8 @@ ON CONFLICT (customer_id) DO UPDATE SET
   ai_summary = EXCLUDED.ai_summary, insights = EXCLUDED.insights, generated_at = now();
 
 -- name: build_context
--- Everything a workflow context needs about one customer, in one round trip.
+-- Everything a workflow context needs about one customer (or, with %(customer_ids)s, about many:
+-- the sweep's early triggers), in one round trip.
 SELECT
   c.id, c.name, c.external_id, c.domain, c.industry, c.tier, c.segment, c.has_account_plan,
   c.health_score, c.account_team, c.metadata,
@@ -127,4 +128,4 @@ LEFT JOIN users m ON m.id = u.manager_id
 LEFT JOIN customer_intelligence ci ON ci.customer_id = c.id
 LEFT JOIN workflow_executions e ON e.id = %(execution_id)s AND e.customer_id = c.id
 LEFT JOIN workflows w ON w.id = e.workflow_id
-WHERE c.id = %(customer_id)s;
+WHERE c.id = ANY(%(customer_ids)s::uuid[]);
