@@ -92,12 +92,8 @@ def startable_workflows(conn: Connection) -> list[dict[str, Any]]:
 
 
 def load_execution(conn: Connection, execution_id: UUID, *, lock: bool = False) -> LoadedExecution:
-    if (
-        lock
-        and conn.execute(_Q["lock_execution"], {"execution_id": execution_id}).fetchone() is None
-    ):
-        raise ExecutionNotFound(f"execution {execution_id} not found")
-    row = conn.execute(_Q["get_execution"], {"execution_id": execution_id}).fetchone()
+    query = _Q["get_execution_for_update"] if lock else _Q["get_execution"]
+    row = conn.execute(query, {"execution_id": execution_id}).fetchone()
     if row is None:
         raise ExecutionNotFound(f"execution {execution_id} not found")
     return LoadedExecution(row=row, config=WorkflowConfig.model_validate(row["config"]))

@@ -73,6 +73,9 @@ USING workflow_executions e
 WHERE e.customer_id = t.customer_id AND e.status = 'active';
 
 -- name: sweep_start
+-- Returns how many started, and the new executions of the customers whose old one was just
+-- superseded (%(moved)s), for continuity: one row, not one per execution.
+WITH started AS (
 INSERT INTO workflow_executions
   (tenant_id, customer_id, workflow_id, workflow_version, status, current_step_id,
    trigger_reason, started_at)
@@ -88,7 +91,13 @@ SELECT t.tenant_id, t.customer_id, t.workflow_pk, t.version, 'active', t.first_s
          'evaluatedAt', %(now)s::timestamptz),
        %(now)s
 FROM sweep_target t
-RETURNING id AS execution_id, customer_id;
+RETURNING id, customer_id
+)
+SELECT (SELECT count(*) FROM started) AS started,
+       coalesce(array_agg(s.customer_id), '{}') AS moved_customers,
+       coalesce(array_agg(s.id), '{}') AS moved_executions
+FROM started s
+JOIN unnest(%(moved)s::uuid[]) AS m(customer_id) ON m.customer_id = s.customer_id;
 
 -- name: early_candidates
 -- Customers up to %(window)s days before a workflow's range whose workflow has early triggers,
@@ -106,17 +115,20 @@ WHERE u.has_early
   AND (e.id IS NULL OR (e.workflow_id <> u.id AND e.trigger_reason ->> 'rule' = 'daysUntilRenewal'))
 ORDER BY k.customer_id, u.max_days;
 
--- name: supersede_execution
+-- name: supersede_executions
 UPDATE workflow_executions SET status = 'superseded', completed_at = %(now)s
-WHERE id = %(execution_id)s AND status = 'active';
+WHERE id = ANY(%(execution_ids)s::uuid[]) AND status = 'active';
 
 -- name: start_early
 INSERT INTO workflow_executions
   (tenant_id, customer_id, workflow_id, workflow_version, status, current_step_id,
    trigger_reason, started_at)
-VALUES (%(tenant_id)s, %(customer_id)s, %(workflow_pk)s, %(version)s, 'active', %(first_step)s,
-        %(reason)s, %(now)s)
-RETURNING id;
+SELECT n.tenant_id, n.customer_id, n.workflow_pk, n.version, 'active', n.first_step, n.reason,
+       %(now)s
+FROM unnest(%(tenant_ids)s::uuid[], %(customer_ids)s::uuid[], %(workflow_pks)s::uuid[],
+            %(versions)s::int[], %(first_steps)s::varchar[], %(reasons)s::jsonb[])
+  AS n(tenant_id, customer_id, workflow_pk, version, first_step, reason)
+RETURNING id, customer_id;
 
 -- name: startable_workflows
 -- The workflows the tenant can start, overrides resolved (get_tenant_workflows, migration 0007).
@@ -149,7 +161,7 @@ ORDER BY e.started_at DESC, e.id
 LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: get_execution
--- `for_update` locks the execution so two requests cannot advance it at once.
+-- An execution with the config of the version it runs.
 SELECT e.id, e.tenant_id, e.customer_id, c.name AS customer_name, w.workflow_id, w.name AS workflow_name,
        e.workflow_id AS workflow_pk, e.workflow_version, e.status, e.current_step_id,
        e.trigger_reason, e.started_at, e.completed_at, v.config
@@ -159,8 +171,18 @@ JOIN workflows w ON w.id = e.workflow_id
 JOIN workflow_versions v ON v.workflow_id = e.workflow_id AND v.version = e.workflow_version
 WHERE e.id = %(execution_id)s;
 
--- name: lock_execution
-SELECT id FROM workflow_executions WHERE id = %(execution_id)s FOR UPDATE;
+-- name: get_execution_for_update
+-- The same, locking the execution (only its row) so two requests cannot advance it at once:
+-- one round trip for the lock and the read.
+SELECT e.id, e.tenant_id, e.customer_id, c.name AS customer_name, w.workflow_id, w.name AS workflow_name,
+       e.workflow_id AS workflow_pk, e.workflow_version, e.status, e.current_step_id,
+       e.trigger_reason, e.started_at, e.completed_at, v.config
+FROM workflow_executions e
+JOIN customers c ON c.id = e.customer_id
+JOIN workflows w ON w.id = e.workflow_id
+JOIN workflow_versions v ON v.workflow_id = e.workflow_id AND v.version = e.workflow_version
+WHERE e.id = %(execution_id)s
+FOR UPDATE OF e;
 
 -- name: step_history
 SELECT id, step_id, step_index, status, outputs, artifacts, error_message, skip_reason, attempt,

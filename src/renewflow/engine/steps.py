@@ -333,6 +333,8 @@ def _create_tasks(
     context: dict[str, Any],
 ) -> list[dict[str, Any]]:
     created = []
+    if not step.tasks:
+        return []
     today = _today(conn)
     for task in step.tasks:
         description = (

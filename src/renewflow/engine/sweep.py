@@ -50,20 +50,17 @@ def sweep(conn: Connection, now: datetime | None = None) -> SweepResult:
         conn.execute(_Q["analyze_sweep_targets"])
         superseded = conn.execute(_Q["sweep_supersede"], params).fetchall()
         conn.execute(_Q["sweep_drop_running"])
-        started = conn.execute(_Q["sweep_start"], params).fetchall()
-        moved = {row["customer_id"] for row in superseded}
+        started = conn.execute(
+            _Q["sweep_start"], {**params, "moved": [row["customer_id"] for row in superseded]}
+        ).fetchone()
+        assert started is not None
         carried = surface_open_tasks_of_many(
-            conn,
-            [
-                (row["customer_id"], row["execution_id"])
-                for row in started
-                if row["customer_id"] in moved
-            ],
+            conn, list(zip(started["moved_customers"], started["moved_executions"], strict=True))
         )
         early_started, early_superseded, early_carried = _early_triggers(conn, params["now"])
     return SweepResult(
         considered=considered,
-        started=len(started) + early_started,
+        started=started["started"] + early_started,
         superseded=len(superseded) + early_superseded,
         tasks_carried=carried + early_carried,
         started_early=early_started,
@@ -75,12 +72,13 @@ def _early_triggers(conn: Connection, now: datetime) -> tuple[int, int, int]:
     (started, superseded, tasks surfaced). One context per candidate: candidates are only the
     customers in the window before a workflow that has early triggers."""
     candidates = conn.execute(_Q["early_candidates"], {"window": EARLY_WINDOW_DAYS}).fetchall()
-    # the loop writes executions only, which no context without an execution reads: the
-    # candidates' contexts can all be built up front, in one query
+    # a context without an execution reads nothing the sweep writes: the candidates' contexts
+    # are built up front, in one query, and the writes come after the loop, set-based
     contexts = build_contexts(conn, {row["customer_id"] for row in candidates})
     triggers: dict[Any, list[EarlyTrigger]] = {}
-    started = superseded = carried = 0
     done: set[Any] = set()
+    superseded_ids: list[Any] = []
+    fired_rows: list[tuple[dict[str, Any], EarlyTrigger]] = []
     for row in candidates:
         if row["customer_id"] in done:
             continue  # the nearest stage's trigger had its chance first
@@ -102,38 +100,44 @@ def _early_triggers(conn: Connection, now: datetime) -> tuple[int, int, int]:
             continue
         done.add(row["customer_id"])
         if row["current_execution_id"] is not None:
-            conn.execute(
-                _Q["supersede_execution"], {"execution_id": row["current_execution_id"], "now": now}
-            )
-            superseded += 1
-        new = conn.execute(
-            _Q["start_early"],
-            {
-                "tenant_id": row["tenant_id"],
-                "customer_id": row["customer_id"],
-                "workflow_pk": row["workflow_pk"],
-                "version": row["version"],
-                "first_step": row["first_step"],
-                "now": now,
-                "reason": Jsonb(
-                    {
-                        "rule": "earlyTrigger",
-                        "workflowId": row["workflow_id"],
-                        "condition": fired.condition,
-                        "description": fired.description,
-                        "range": {"min": row["min_days"], "max": row["max_days"]},
-                        "daysUntilRenewal": row["days"],
-                        "renewalDate": row["renewal_date"].isoformat(),
-                        "timeZone": row["time_zone"],
-                        "evaluatedAt": now.isoformat(),
-                    }
-                ),
-            },
-        ).fetchone()
-        assert new is not None
-        started += 1
-        carried += surface_open_tasks_of_many(conn, [(row["customer_id"], new["id"])])
-    return started, superseded, carried
+            superseded_ids.append(row["current_execution_id"])
+        fired_rows.append((row, fired))
+    # customers are independent of each other: their executions end, start and take their
+    # open tasks over in three statements, whatever their number
+    if superseded_ids:
+        conn.execute(_Q["supersede_executions"], {"execution_ids": superseded_ids, "now": now})
+    if not fired_rows:
+        return 0, len(superseded_ids), 0
+    new = conn.execute(
+        _Q["start_early"],
+        {
+            "tenant_ids": [row["tenant_id"] for row, _ in fired_rows],
+            "customer_ids": [row["customer_id"] for row, _ in fired_rows],
+            "workflow_pks": [row["workflow_pk"] for row, _ in fired_rows],
+            "versions": [row["version"] for row, _ in fired_rows],
+            "first_steps": [row["first_step"] for row, _ in fired_rows],
+            "reasons": [_early_reason(row, fired, now) for row, fired in fired_rows],
+            "now": now,
+        },
+    ).fetchall()
+    carried = surface_open_tasks_of_many(conn, [(r["customer_id"], r["id"]) for r in new])
+    return len(new), len(superseded_ids), carried
+
+
+def _early_reason(row: dict[str, Any], fired: EarlyTrigger, now: datetime) -> Jsonb:
+    return Jsonb(
+        {
+            "rule": "earlyTrigger",
+            "workflowId": row["workflow_id"],
+            "condition": fired.condition,
+            "description": fired.description,
+            "range": {"min": row["min_days"], "max": row["max_days"]},
+            "daysUntilRenewal": row["days"],
+            "renewalDate": row["renewal_date"].isoformat(),
+            "timeZone": row["time_zone"],
+            "evaluatedAt": now.isoformat(),
+        }
+    )
 
 
 def _early_of(conn: Connection, workflow_pk: Any) -> list[EarlyTrigger]:
