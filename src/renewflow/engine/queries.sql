@@ -191,22 +191,26 @@ FROM workflow_step_executions
 WHERE workflow_execution_id = %(execution_id)s
 ORDER BY created_at, id;
 
--- name: insert_step_execution
-INSERT INTO workflow_step_executions
-  (tenant_id, workflow_execution_id, step_id, step_index, status, rendered_prompt, attempt,
-   started_at, idempotency_key)
-VALUES (current_tenant_id(), %(execution_id)s, %(step_id)s::varchar, %(step_index)s, 'running',
-        %(prompt)s,
-        1 + (SELECT count(*) FROM workflow_step_executions
-             WHERE workflow_execution_id = %(execution_id)s AND step_id = %(step_id)s::varchar),
-        now(), %(idempotency_key)s)
-RETURNING id, attempt;
-
--- name: finish_step_execution
-UPDATE workflow_step_executions
-SET status = %(status)s, outputs = %(outputs)s, artifacts = %(artifacts)s,
-    raw_response = %(raw_response)s, error_message = %(error)s, completed_at = now()
-WHERE id = %(id)s;
+-- name: record_step_execution
+-- A step execution is written once, finished (completed or failed), together with the move of its
+-- execution to the next step (`advance`): one round trip at the end of a step.
+WITH step AS (
+  INSERT INTO workflow_step_executions
+    (id, tenant_id, workflow_execution_id, step_id, step_index, status, outputs, artifacts,
+     rendered_prompt, raw_response, error_message, attempt, started_at, completed_at,
+     idempotency_key)
+  VALUES (%(id)s, current_tenant_id(), %(execution_id)s, %(step_id)s::varchar, %(step_index)s,
+          %(status)s::varchar, %(outputs)s, %(artifacts)s, %(prompt)s, %(raw)s, %(error)s,
+          1 + (SELECT count(*) FROM workflow_step_executions
+               WHERE workflow_execution_id = %(execution_id)s AND step_id = %(step_id)s::varchar),
+          %(started_at)s, now(), %(idempotency_key)s)
+  RETURNING id
+)
+UPDATE workflow_executions
+SET current_step_id = %(next_step)s::varchar,
+    status = CASE WHEN %(next_step)s::varchar IS NULL THEN 'completed' ELSE 'active' END,
+    completed_at = CASE WHEN %(next_step)s::varchar IS NULL THEN now() END
+WHERE id = %(execution_id)s AND %(advance)s AND EXISTS (SELECT 1 FROM step);
 
 -- name: record_skipped_step
 INSERT INTO workflow_step_executions

@@ -9,8 +9,9 @@ all-or-nothing, at the cost of a connection held for the call's duration).
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +23,6 @@ from renewflow.db import Connection, load_queries
 from renewflow.engine.executions import (
     LoadedExecution,
     load_execution,
-    move_to,
     next_step_in_order,
     require_current,
 )
@@ -108,18 +108,9 @@ def execute_step(
 
     system = _render(execution.config.context.system_prompt, context)
     prompt = _render(step.execution.llm_prompt, context) if step.execution.llm_prompt else None
-    started = conn.execute(
-        _Q["insert_step_execution"],
-        {
-            "execution_id": execution_id,
-            "step_id": step_id,
-            "step_index": index,
-            "prompt": prompt,
-            "idempotency_key": idempotency_key,
-        },
-    ).fetchone()
-    assert started is not None
-    step_execution_id: UUID = started["id"]
+    # The row is written once, finished; its id exists first so the LLM call can point at it.
+    step_execution_id = uuid.uuid4()
+    started_at = datetime.now(UTC)
 
     if prompt is None:
         outputs, raw, error = _given(step, given_outputs)
@@ -133,15 +124,28 @@ def execute_step(
             prompt=prompt,
             step_execution_id=step_execution_id,
         )
+    record = {
+        "id": step_execution_id,
+        "execution_id": execution_id,
+        "step_id": step_id,
+        "step_index": index,
+        "prompt": prompt,
+        "raw": raw,
+        "started_at": started_at,
+        "idempotency_key": idempotency_key,
+    }
     if error is not None:
-        _finish(
-            conn,
-            step_execution_id,
-            status="failed",
-            outputs=None,
-            artifacts=[],
-            raw=raw,
-            error=error,
+        conn.execute(
+            _Q["record_step_execution"],
+            {
+                **record,
+                "status": "failed",
+                "outputs": None,
+                "artifacts": Jsonb([]),
+                "error": error,
+                "advance": False,
+                "next_step": None,
+            },
         )
         return StepOutcome(
             step_execution_id=step_execution_id,
@@ -156,19 +160,21 @@ def execute_step(
 
     context["outputs"] = {**context["outputs"], step.id: outputs}
     artifacts = [_artifact(artifact, context) for artifact in step.artifacts]
-    _finish(
-        conn,
-        step_execution_id,
-        status="completed",
-        outputs=outputs,
-        artifacts=artifacts,
-        raw=raw,
-        error=None,
+    following = _route(execution, step, context)
+    conn.execute(
+        _Q["record_step_execution"],
+        {
+            **record,
+            "status": "completed",
+            "outputs": Jsonb(outputs),
+            "artifacts": Jsonb(artifacts),
+            "error": None,
+            "advance": True,
+            "next_step": following,
+        },
     )
     tasks = _create_tasks(conn, execution, step, step_execution_id, context)
     notifications = fire_step_notifications(conn, execution, step.id, context)
-    following = _route(execution, step, context)
-    status = move_to(conn, execution, following)
     next_step = None
     if following is not None:
         _, target = execution.step(following)
@@ -178,7 +184,7 @@ def execute_step(
         step_id=step_id,
         outputs=outputs,
         next_step=next_step,
-        execution_status=status,
+        execution_status="active" if following is not None else "completed",
         artifacts=artifacts,
         tasks=tasks,
         notifications=notifications,
@@ -277,29 +283,6 @@ def _as_field(problem: str) -> tuple[str, str]:
     """`$.riskScore: expected integer` -> (`outputs.riskScore`, `expected integer`)."""
     path, _, message = problem.partition(": ")
     return "outputs" + path.removeprefix("$"), message or problem
-
-
-def _finish(
-    conn: Connection,
-    step_execution_id: UUID,
-    *,
-    status: str,
-    outputs: dict[str, Any] | None,
-    artifacts: list[dict[str, Any]],
-    raw: str | None,
-    error: str | None,
-) -> None:
-    conn.execute(
-        _Q["finish_step_execution"],
-        {
-            "id": step_execution_id,
-            "status": status,
-            "outputs": Jsonb(outputs) if outputs is not None else None,
-            "artifacts": Jsonb(artifacts),
-            "raw_response": raw,
-            "error": error,
-        },
-    )
 
 
 def _artifact(artifact: Any, context: dict[str, Any]) -> dict[str, Any]:

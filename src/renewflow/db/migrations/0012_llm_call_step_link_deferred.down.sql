@@ -1,0 +1,2 @@
+ALTER TABLE llm_calls
+  ALTER CONSTRAINT llm_calls_tenant_id_step_execution_id_fkey NOT DEFERRABLE;
