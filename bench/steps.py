@@ -144,7 +144,7 @@ def _run_threads(
 def engine_rate(
     database: Database, tenant: UUID, executions: Sequence[UUID], threads: int
 ) -> float:
-    llm = LLMClients().for_tenant(None)
+    llm = LLMClients()
 
     def work(_: int, mine: list[UUID]) -> None:
         for execution_id in mine:

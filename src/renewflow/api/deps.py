@@ -1,17 +1,28 @@
-"""Request dependencies: the database, the authenticated principal, role checks."""
+"""Request dependencies: the database, the authenticated principal, role checks.
+
+A request's key is checked twice, on purpose. The dependency resolves it to a principal (to
+answer 401 and 403 before any work), remembering the answer for a few seconds; the request's own
+transaction then authenticates the key again as its first statement, which is also what scopes
+the transaction to the key's tenant and user. So the remembered answer only saves a round trip:
+a key revoked (or a user deactivated) a moment ago is refused by the transaction itself.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from renewflow.accounts import Principal, Role, authenticate
+from renewflow.accounts import Principal, Role, authenticate, keys
 from renewflow.db import Connection, Database
 
 _BEARER = "bearer "
+_REMEMBER_SECONDS = 10.0
+_REMEMBER_MAX = 10_000
 
 
 def get_database(request: Request) -> Database:
@@ -26,16 +37,49 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer realm="renewflow"'})
 
 
-def get_principal(request: Request, database: DatabaseDep) -> Principal:
+class _RecentKeys:
+    """Keys resolved in the last few seconds (never trusted alone: see the module's docstring)."""
+
+    def __init__(self) -> None:
+        # by digest: the keys themselves are not kept
+        self._entries: dict[bytes, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, secret: str) -> Principal | None:
+        entry = self._entries.get(keys.digest(secret))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, secret: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._entries) >= _REMEMBER_MAX:
+                self._entries.clear()
+            self._entries[keys.digest(secret)] = (time.monotonic() + _REMEMBER_SECONDS, principal)
+
+
+_recent = _RecentKeys()
+
+
+def _bearer_secret(request: Request) -> str:
     header = request.headers.get("authorization", "")
     if not header:
         raise _unauthorized("missing Authorization header: send 'Authorization: Bearer <api key>'")
     if not header.lower().startswith(_BEARER):
         raise _unauthorized("the Authorization header must use the Bearer scheme")
-    with database.app_connection() as conn, conn.transaction():
-        principal = authenticate(conn, header[len(_BEARER) :].strip())
+    return header[len(_BEARER) :].strip()
+
+
+def get_principal(request: Request, database: DatabaseDep) -> Principal:
+    secret = _bearer_secret(request)
+    principal = _recent.get(secret)
     if principal is None:
-        raise _unauthorized("unknown or revoked API key")
+        with database.app_connection() as conn, conn.transaction():
+            principal = authenticate(conn, secret)
+        if principal is None:
+            raise _unauthorized("unknown or revoked API key")
+        _recent.put(secret, principal)
+    request.state.api_key = secret
     return principal
 
 
@@ -58,20 +102,23 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
 class TenantSession:
     """What a route needs to work as its caller: who, and a way to open the caller's transaction."""
 
-    def __init__(self, database: Database, principal: Principal) -> None:
+    def __init__(self, database: Database, principal: Principal, secret: str) -> None:
         self.database = database
         self.principal = principal
+        self._secret = secret
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.database.tenant_transaction(
-            self.principal.tenant_id, self.principal.user_id
-        ) as conn:
+        """The caller's transaction: its first statement authenticates the key again and scopes
+        everything after it to the key's tenant and user."""
+        with self.database.app_connection() as conn, conn.transaction():
+            if authenticate(conn, self._secret) is None:
+                raise _unauthorized("unknown or revoked API key")
             yield conn
 
 
-def get_session(database: DatabaseDep, principal: PrincipalDep) -> TenantSession:
-    return TenantSession(database, principal)
+def get_session(request: Request, database: DatabaseDep, principal: PrincipalDep) -> TenantSession:
+    return TenantSession(database, principal, request.state.api_key)
 
 
 SessionDep = Annotated[TenantSession, Depends(get_session)]

@@ -96,7 +96,24 @@ def load_execution(conn: Connection, execution_id: UUID, *, lock: bool = False) 
     row = conn.execute(query, {"execution_id": execution_id}).fetchone()
     if row is None:
         raise ExecutionNotFound(f"execution {execution_id} not found")
-    return LoadedExecution(row=row, config=WorkflowConfig.model_validate(row["config"]))
+    return LoadedExecution(
+        row=row, config=_config(row["workflow_pk"], row["workflow_version"], row["config"])
+    )
+
+
+# Versions never change once written, so each is validated once per process.
+_CONFIGS: dict[tuple[UUID, int], WorkflowConfig] = {}
+_CONFIGS_MAX = 1024
+
+
+def _config(workflow_pk: UUID, version: int, raw: dict[str, Any]) -> WorkflowConfig:
+    key = (workflow_pk, version)
+    config = _CONFIGS.get(key)
+    if config is None:
+        if len(_CONFIGS) >= _CONFIGS_MAX:
+            _CONFIGS.clear()
+        config = _CONFIGS[key] = WorkflowConfig.model_validate(raw)
+    return config
 
 
 def list_executions(

@@ -164,8 +164,9 @@ LIMIT %(limit)s OFFSET %(offset)s;
 -- An execution with the config of the version it runs.
 SELECT e.id, e.tenant_id, e.customer_id, c.name AS customer_name, w.workflow_id, w.name AS workflow_name,
        e.workflow_id AS workflow_pk, e.workflow_version, e.status, e.current_step_id,
-       e.trigger_reason, e.started_at, e.completed_at, v.config
+       e.trigger_reason, e.started_at, e.completed_at, v.config, t.settings AS tenant_settings
 FROM workflow_executions e
+JOIN tenants t ON t.id = e.tenant_id
 JOIN customers c ON c.id = e.customer_id
 JOIN workflows w ON w.id = e.workflow_id
 JOIN workflow_versions v ON v.workflow_id = e.workflow_id AND v.version = e.workflow_version
@@ -176,8 +177,9 @@ WHERE e.id = %(execution_id)s;
 -- one round trip for the lock and the read.
 SELECT e.id, e.tenant_id, e.customer_id, c.name AS customer_name, w.workflow_id, w.name AS workflow_name,
        e.workflow_id AS workflow_pk, e.workflow_version, e.status, e.current_step_id,
-       e.trigger_reason, e.started_at, e.completed_at, v.config
+       e.trigger_reason, e.started_at, e.completed_at, v.config, t.settings AS tenant_settings
 FROM workflow_executions e
+JOIN tenants t ON t.id = e.tenant_id
 JOIN customers c ON c.id = e.customer_id
 JOIN workflows w ON w.id = e.workflow_id
 JOIN workflow_versions v ON v.workflow_id = e.workflow_id AND v.version = e.workflow_version

@@ -28,7 +28,7 @@ from renewflow.engine.executions import (
 )
 from renewflow.engine.notifications import fire_step_notifications
 from renewflow.errors import InvalidInputError, PermissionDeniedError
-from renewflow.llm import LLMBadResponse, LLMClient, LLMError, LLMRequest, validate
+from renewflow.llm import LLMBadResponse, LLMClient, LLMClients, LLMError, LLMRequest, validate
 from renewflow.tasks.models import Owner, TaskCreate, TaskType
 from renewflow.tasks.service import ensure_task
 from renewflow.workflows.errors import ValidationFailed
@@ -75,7 +75,7 @@ class StepOutcome:
 
 def execute_step(
     conn: Connection,
-    llm: LLMClient,
+    llm_clients: LLMClients,
     *,
     execution_id: UUID,
     step_id: str,
@@ -93,6 +93,7 @@ def execute_step(
     execution = load_execution(conn, execution_id, lock=True)
     index, step = execution.step(step_id)
     require_current(execution, step_id)
+    llm = llm_clients.for_tenant(execution.row["tenant_settings"])
     if step.type == "approval" and actor_role not in APPROVER_ROLES:
         raise PermissionDeniedError(
             f"step {step_id!r} is an approval: a manager or an admin gives it"

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from renewflow import engine
-from renewflow.accounts import Role, tenant_settings
+from renewflow.accounts import Role
 from renewflow.api.deps import SessionDep, require_role
 from renewflow.api.problems import PROBLEM_JSON
 from renewflow.engine.idempotency import fingerprint, once
@@ -188,10 +188,9 @@ def execute_step(
     with session.transaction() as conn:
 
         def run() -> tuple[int, dict[str, Any]]:
-            llm = clients.for_tenant(tenant_settings(conn))
             outcome = engine.execute_step(
                 conn,
-                llm,
+                clients,
                 execution_id=execution_id,
                 step_id=step_id,
                 extra_data=body.context.get("data") if body.context else None,
