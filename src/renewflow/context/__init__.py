@@ -5,6 +5,7 @@ from renewflow.context.builder import (
     build_context,
     build_contexts,
     missing_paths,
+    send_execution_context,
 )
 from renewflow.context.customers import (
     add_contact,
@@ -55,6 +56,7 @@ __all__ = [
     "list_customers",
     "missing_paths",
     "record_usage",
+    "send_execution_context",
     "set_contract",
     "set_intelligence",
     "upsert_customer",

@@ -128,4 +128,7 @@ LEFT JOIN users m ON m.id = u.manager_id
 LEFT JOIN customer_intelligence ci ON ci.customer_id = c.id
 LEFT JOIN workflow_executions e ON e.id = %(execution_id)s AND e.customer_id = c.id
 LEFT JOIN workflows w ON w.id = e.workflow_id
-WHERE c.id = ANY(%(customer_ids)s::uuid[]);
+-- without customer ids: the customer of the execution
+WHERE c.id = ANY(coalesce(%(customer_ids)s::uuid[],
+                          ARRAY(SELECT x.customer_id FROM workflow_executions x
+                                WHERE x.id = %(execution_id)s)));

@@ -18,17 +18,26 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from renewflow import templates
-from renewflow.context import build_context, missing_paths
+from renewflow.context import missing_paths, send_execution_context
 from renewflow.db import Connection, load_queries
 from renewflow.engine.executions import (
     LoadedExecution,
-    load_execution,
     next_step_in_order,
     require_current,
+    send_load_execution,
 )
 from renewflow.engine.notifications import fire_step_notifications
 from renewflow.errors import InvalidInputError, PermissionDeniedError
-from renewflow.llm import LLMBadResponse, LLMClient, LLMClients, LLMError, LLMRequest, validate
+from renewflow.llm import (
+    LLMBadResponse,
+    LLMCall,
+    LLMClient,
+    LLMClients,
+    LLMError,
+    LLMRequest,
+    record_calls,
+    validate,
+)
 from renewflow.tasks.models import Owner, TaskCreate, TaskType
 from renewflow.tasks.service import ensure_task
 from renewflow.workflows.errors import ValidationFailed
@@ -90,7 +99,11 @@ def execute_step(
     lacks); `given_outputs` are the outputs of a step without an LLM prompt (an approval, say).
     An approval step can be answered only by a manager or an admin (`actor_role`).
     """
-    execution = load_execution(conn, execution_id, lock=True)
+    # lock and load the execution, and build its context, in one round trip
+    with conn.pipeline():
+        read_execution = send_load_execution(conn, execution_id, lock=True)
+        read_context = send_execution_context(conn, execution_id)
+    execution = read_execution()
     index, step = execution.step(step_id)
     require_current(execution, step_id)
     llm = llm_clients.for_tenant(execution.row["tenant_settings"])
@@ -98,7 +111,7 @@ def execute_step(
         raise PermissionDeniedError(
             f"step {step_id!r} is an approval: a manager or an admin gives it"
         )
-    context = build_context(conn, execution.row["customer_id"], execution_id)
+    context = read_context()
     if extra_data:
         context["data"] = {**context["data"], **extra_data}
     missing = missing_paths(context, step.execution.data_required)
@@ -112,6 +125,7 @@ def execute_step(
     # The row is written once, finished; its id exists first so the LLM call can point at it.
     step_execution_id = uuid.uuid4()
     started_at = datetime.now(UTC)
+    calls: list[LLMCall] = []  # recorded with the step's row, in the same round trip
 
     if prompt is None:
         outputs, raw, error = _given(step, given_outputs)
@@ -124,6 +138,7 @@ def execute_step(
             system=system,
             prompt=prompt,
             step_execution_id=step_execution_id,
+            calls=calls,
         )
     record = {
         "id": step_execution_id,
@@ -136,8 +151,9 @@ def execute_step(
         "idempotency_key": idempotency_key,
     }
     if error is not None:
-        conn.execute(
-            _Q["record_step_execution"],
+        _write_step(
+            conn,
+            calls,
             {
                 **record,
                 "status": "failed",
@@ -162,8 +178,9 @@ def execute_step(
     context["outputs"] = {**context["outputs"], step.id: outputs}
     artifacts = [_artifact(artifact, context) for artifact in step.artifacts]
     following = _route(execution, step, context)
-    conn.execute(
-        _Q["record_step_execution"],
+    _write_step(
+        conn,
+        calls,
         {
             **record,
             "status": "completed",
@@ -210,6 +227,13 @@ def _given(
     return given, None, None
 
 
+def _write_step(conn: Connection, calls: list[LLMCall], params: dict[str, Any]) -> None:
+    """The step's LLM calls and its finished row (with the execution's move), in one round trip."""
+    with conn.pipeline():
+        record_calls(conn, calls)
+        conn.execute(_Q["record_step_execution"], params)
+
+
 def _ask(
     conn: Connection,
     llm: LLMClient,
@@ -219,6 +243,7 @@ def _ask(
     system: str,
     prompt: str,
     step_execution_id: UUID,
+    calls: list[LLMCall],
 ) -> tuple[dict[str, Any] | None, str | None, str | None]:
     """Asks the LLM; an answer that does not fit the outputs schema gets one repair retry."""
     schema = step.execution.outputs or {"type": "object"}
@@ -231,10 +256,9 @@ def _ask(
         try:
             response = llm.complete(
                 request,
-                conn=conn,
-                tenant_id=execution.row["tenant_id"],
                 workflow_execution_id=execution.id,
                 step_execution_id=step_execution_id,
+                deferred=calls,
             )
             raw = response.text
             parsed = response.parsed if response.parsed is not None else _json(response.text)

@@ -28,7 +28,7 @@ from renewflow.llm.errors import (
 from renewflow.llm.mock import MockProvider, generate
 from renewflow.llm.models import LLMProvider, LLMRequest, LLMResponse
 from renewflow.llm.prices import PRICES, ModelPrice, cost_usd, price_of
-from renewflow.llm.recording import LLMCall, record_call
+from renewflow.llm.recording import LLMCall, record_call, record_calls
 from renewflow.llm.retry import RetryingProvider, RetryPolicy
 from renewflow.llm.schema import validate
 from renewflow.llm.settings import LLMSettings, provider_from_settings
@@ -58,6 +58,7 @@ __all__ = [
     "price_of",
     "provider_from_settings",
     "record_call",
+    "record_calls",
     "shared_clients",
     "validate",
 ]

@@ -54,9 +54,15 @@ class LLMClient:
         tenant_id: UUID | str | None = None,
         workflow_execution_id: UUID | None = None,
         step_execution_id: UUID | None = None,
+        deferred: list[LLMCall] | None = None,
     ) -> LLMResponse:
-        """The provider's response; any `LLMError` is recorded, then re-raised."""
-        if conn is None and (self._database is None or tenant_id is None):
+        """The provider's response; any `LLMError` is recorded, then re-raised.
+
+        The call is recorded in `conn`'s transaction, or in one of its own (`tenant_id`), or, with
+        `deferred`, appended there for the caller to record with `record_calls` alongside its own
+        writes (one round trip for both).
+        """
+        if deferred is None and conn is None and (self._database is None or tenant_id is None):
             raise LLMConfigError("LLMClient needs conn=, or a database and tenant_id=, to record")
         started = time.perf_counter()
         try:
@@ -80,6 +86,7 @@ class LLMClient:
                     workflow_execution_id=workflow_execution_id,
                     step_execution_id=step_execution_id,
                 ),
+                deferred,
             )
             raise
         self._record(
@@ -100,10 +107,20 @@ class LLMClient:
                 workflow_execution_id=workflow_execution_id,
                 step_execution_id=step_execution_id,
             ),
+            deferred,
         )
         return response
 
-    def _record(self, conn: Connection | None, tenant_id: UUID | str | None, call: LLMCall) -> None:
+    def _record(
+        self,
+        conn: Connection | None,
+        tenant_id: UUID | str | None,
+        call: LLMCall,
+        deferred: list[LLMCall] | None,
+    ) -> None:
+        if deferred is not None:
+            deferred.append(call)
+            return
         if conn is not None:
             record_call(conn, call)
             return

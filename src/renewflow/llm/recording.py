@@ -35,3 +35,12 @@ def record_call(conn: Connection, call: LLMCall) -> UUID:
     assert row is not None
     call_id: UUID = row["id"]
     return call_id
+
+
+def record_calls(conn: Connection, calls: list[LLMCall]) -> None:
+    """Inserts several calls at once (in pipeline mode, without waiting for the server)."""
+    if calls:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                load_queries("renewflow.llm")["insert_llm_call"], [asdict(c) for c in calls]
+            )
