@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -37,12 +35,10 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-import psycopg
-from psycopg import sql
 
+from bench.scratch import scratch_database
 from renewflow import accounts
-from renewflow.db import Database, Migrator, start_embedded
-from renewflow.db.urls import with_database
+from renewflow.db import Database
 from renewflow.engine import execute_step, sweep
 from renewflow.llm import LLMClients
 from renewflow.workflows.files import core_library
@@ -50,28 +46,6 @@ from renewflow.workflows.seed import seed_core
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = ("data-snapshot", "value-risk-analysis")
-
-
-def _server(temp: Path) -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    temp.chmod(0o755)
-    return start_embedded(temp, database="postgres")
-
-
-def _create_database(admin: str) -> str:
-    name = f"rf_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name
-
-
-def _drop_database(admin: str, name: str) -> None:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def _world(database: Database, customers: int) -> tuple[UUID, str, list[UUID]]:
@@ -250,13 +224,8 @@ def main() -> None:
     parser.add_argument("--http-workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     n, w = args.customers, args.warmup
-    temp = Path(tempfile.mkdtemp(prefix="renewflow-bench-"))
-    admin = _server(temp)
-    name = _create_database(admin)
     results: dict[str, float] = {}
-    try:
-        url = with_database(admin, name)
-        Migrator(url).migrate()
+    with scratch_database() as url:
         with Database(url, max_size=4) as database:
             tenant, key, executions = _world(database, 3 * (n + w))
             chunks = [executions[i * (n + w) : (i + 1) * (n + w)] for i in range(3)]
@@ -274,9 +243,6 @@ def main() -> None:
             )
         finally:
             _stop_api(proc)
-    finally:
-        _drop_database(admin, name)
-        shutil.rmtree(temp, ignore_errors=True)
     print(
         f"cores: {os.cpu_count()}, customers per mode: {n} x {len(STEPS)} steps, "
         f"uvicorn workers: {args.http_workers}"

@@ -25,20 +25,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
+from bench.scratch import scratch_database
 from renewflow import accounts
-from renewflow.db import Database, Migrator, connect, start_embedded
-from renewflow.db.urls import with_database
+from renewflow.db import Database, connect
 from renewflow.engine import sweep
 from renewflow.workflows.files import core_library
 from renewflow.workflows.seed import seed_core
@@ -49,28 +43,6 @@ COLUMNS = (
     "tenant_id, customer_id, workflow_id, workflow_version, status, current_step_id, "
     "trigger_reason, started_at, completed_at"
 )
-
-
-def _server(temp: Path) -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    temp.chmod(0o755)
-    return start_embedded(temp, database="postgres")
-
-
-def _create_database(admin: str) -> str:
-    name = f"rf_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name
-
-
-def _drop_database(admin: str, name: str) -> None:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def _populate(database: Database, customers: int, tenants: int) -> None:
@@ -173,19 +145,10 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    temp = Path(tempfile.mkdtemp(prefix="renewflow-bench-"))
-    admin = _server(temp)
-    name = _create_database(admin)
-    try:
-        url = with_database(admin, name)
-        Migrator(url).migrate()
-        with Database(url, max_size=2) as database:
-            _populate(database, args.customers, args.tenants)
-            _vacuum(url)
-            rounds = [one_round(url, database) for _ in range(args.rounds)]
-    finally:
-        _drop_database(admin, name)
-        shutil.rmtree(temp, ignore_errors=True)
+    with scratch_database() as url, Database(url, max_size=2) as database:
+        _populate(database, args.customers, args.tenants)
+        _vacuum(url)
+        rounds = [one_round(url, database) for _ in range(args.rounds)]
     sweep_s = statistics.median(r["sweep"] for r in rounds)
     rerun_s = statistics.median(r["rerun"] for r in rounds)
     ref_s = statistics.median(r["reference"] for r in rounds)

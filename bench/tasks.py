@@ -22,35 +22,16 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
+from bench.scratch import scratch_database
 from renewflow import accounts
-from renewflow.db import Database, Migrator, connect, start_embedded
-from renewflow.db.urls import with_database
+from renewflow.db import Database, connect
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _server(temp: Path) -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    temp.chmod(0o755)
-    return start_embedded(temp, database="postgres")
-
-
-def _fresh_database(admin: str) -> str:
-    name = f"rf_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return with_database(admin, name)
 
 
 def _world(database: Database) -> dict[str, Any]:
@@ -202,18 +183,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     args = parser.parse_args()
-    temp = Path(tempfile.mkdtemp(prefix="renewflow-bench-"))
-    try:
-        url = _fresh_database(_server(temp))
-        Migrator(url).migrate()
+    with scratch_database() as url:
         with Database(url, max_size=4) as database:
             world = _world(database)
             one = throughput(url, database, world, 1, args.tasks)
             four = throughput(url, database, world, 4, args.tasks)
             lat = latency(url, database, world, args.samples)
         tps = pgbench(url, args.pgbench_seconds, 4)
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
     p50, p95 = statistics.median(lat), statistics.quantiles(lat, n=20)[-1]
     print(f"cores: {os.cpu_count()}, tasks per run: {args.tasks}, latency samples: {len(lat)}")
     print("| measure | value | vs pgbench -N |")

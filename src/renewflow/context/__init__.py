@@ -5,7 +5,6 @@ from renewflow.context.builder import (
     build_context,
     build_contexts,
     missing_paths,
-    send_execution_context,
 )
 from renewflow.context.customers import (
     add_contact,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -35,20 +35,6 @@ def build_context(
     if row is None:
         raise CustomerNotFound(f"customer {customer_id} not found")
     return _assemble(row)
-
-
-def send_execution_context(conn: Connection, execution_id: UUID) -> Callable[[], WorkflowContext]:
-    """Sends the query for an execution's context and returns the function that reads it: a
-    caller in pipeline mode gets it in the same round trip as its other statements."""
-    cursor = conn.execute(_Q["build_context"], {"customer_ids": None, "execution_id": execution_id})
-
-    def read() -> WorkflowContext:
-        row = cursor.fetchone()
-        if row is None:
-            raise CustomerNotFound(f"the customer of execution {execution_id} was not found")
-        return _assemble(row)
-
-    return read
 
 
 def build_contexts(conn: Connection, customer_ids: Collection[UUID]) -> dict[UUID, WorkflowContext]:

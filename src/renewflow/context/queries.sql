@@ -100,7 +100,7 @@ SELECT
   (SELECT coalesce(jsonb_agg(jsonb_build_object(
             'name', ct.name, 'email', ct.email, 'title', ct.title, 'role', ct.role,
             'isPrimary', ct.is_primary) ORDER BY ct.is_primary DESC, ct.name), '[]'::jsonb)
-     FROM contacts ct WHERE ct.customer_id = c.id) AS contacts,
+     FROM contacts ct WHERE ct.tenant_id = c.tenant_id AND ct.customer_id = c.id) AS contacts,
   (SELECT coalesce(jsonb_agg(jsonb_build_object('name', l.metric_name, 'date', l.metric_date,
                                                 'value', l.value)), '[]'::jsonb)
      FROM (SELECT DISTINCT ON (metric_name) metric_name, metric_date, value
@@ -128,7 +128,4 @@ LEFT JOIN users m ON m.id = u.manager_id
 LEFT JOIN customer_intelligence ci ON ci.customer_id = c.id
 LEFT JOIN workflow_executions e ON e.id = %(execution_id)s AND e.customer_id = c.id
 LEFT JOIN workflows w ON w.id = e.workflow_id
--- without customer ids: the customer of the execution
-WHERE c.id = ANY(coalesce(%(customer_ids)s::uuid[],
-                          ARRAY(SELECT x.customer_id FROM workflow_executions x
-                                WHERE x.id = %(execution_id)s)));
+WHERE c.id = ANY(%(customer_ids)s::uuid[]);

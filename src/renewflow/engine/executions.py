@@ -6,7 +6,6 @@ come later. Every function works in the caller's tenant transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -93,25 +92,13 @@ def startable_workflows(conn: Connection) -> list[dict[str, Any]]:
 
 
 def load_execution(conn: Connection, execution_id: UUID, *, lock: bool = False) -> LoadedExecution:
-    return send_load_execution(conn, execution_id, lock=lock)()
-
-
-def send_load_execution(
-    conn: Connection, execution_id: UUID, *, lock: bool = False
-) -> Callable[[], LoadedExecution]:
-    """Sends the query and returns the function that reads it (for callers in pipeline mode)."""
     query = _Q["get_execution_for_update"] if lock else _Q["get_execution"]
-    cursor = conn.execute(query, {"execution_id": execution_id})
-
-    def read() -> LoadedExecution:
-        row = cursor.fetchone()
-        if row is None:
-            raise ExecutionNotFound(f"execution {execution_id} not found")
-        return LoadedExecution(
-            row=row, config=_config(row["workflow_pk"], row["workflow_version"], row["config"])
-        )
-
-    return read
+    row = conn.execute(query, {"execution_id": execution_id}).fetchone()
+    if row is None:
+        raise ExecutionNotFound(f"execution {execution_id} not found")
+    return LoadedExecution(
+        row=row, config=_config(row["workflow_pk"], row["workflow_version"], row["config"])
+    )
 
 
 # Versions never change once written, so each is validated once per process.

@@ -18,13 +18,13 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from renewflow import templates
-from renewflow.context import missing_paths, send_execution_context
+from renewflow.context import build_context, missing_paths
 from renewflow.db import Connection, load_queries
 from renewflow.engine.executions import (
     LoadedExecution,
+    load_execution,
     next_step_in_order,
     require_current,
-    send_load_execution,
 )
 from renewflow.engine.notifications import fire_step_notifications
 from renewflow.errors import InvalidInputError, PermissionDeniedError
@@ -99,11 +99,7 @@ def execute_step(
     lacks); `given_outputs` are the outputs of a step without an LLM prompt (an approval, say).
     An approval step can be answered only by a manager or an admin (`actor_role`).
     """
-    # lock and load the execution, and build its context, in one round trip
-    with conn.pipeline():
-        read_execution = send_load_execution(conn, execution_id, lock=True)
-        read_context = send_execution_context(conn, execution_id)
-    execution = read_execution()
+    execution = load_execution(conn, execution_id, lock=True)
     index, step = execution.step(step_id)
     require_current(execution, step_id)
     llm = llm_clients.for_tenant(execution.row["tenant_settings"])
@@ -111,7 +107,7 @@ def execute_step(
         raise PermissionDeniedError(
             f"step {step_id!r} is an approval: a manager or an admin gives it"
         )
-    context = read_context()
+    context = build_context(conn, execution.row["customer_id"], execution_id)
     if extra_data:
         context["data"] = {**context["data"], **extra_data}
     missing = missing_paths(context, step.execution.data_required)
