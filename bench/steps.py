@@ -36,7 +36,7 @@ from uuid import UUID
 
 import httpx
 
-from bench.scratch import scratch_database
+from bench.scratch import scratch_database, vacuum_analyze
 from renewflow import accounts
 from renewflow.db import Database
 from renewflow.engine import execute_step, sweep
@@ -228,6 +228,7 @@ def main() -> None:
     with scratch_database() as url:
         with Database(url, max_size=4) as database:
             tenant, key, executions = _world(database, 3 * (n + w))
+            vacuum_analyze(url)
             chunks = [executions[i * (n + w) : (i + 1) * (n + w)] for i in range(3)]
             for label, threads, chunk in (
                 ("engine, 1 thread", 1, chunks[0]),

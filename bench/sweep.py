@@ -30,7 +30,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from bench.scratch import scratch_database
+from bench.scratch import scratch_database, vacuum_analyze
 from renewflow import accounts
 from renewflow.db import Database, connect
 from renewflow.engine import sweep
@@ -77,11 +77,6 @@ def _populate(database: Database, customers: int, tenants: int) -> None:
                    FROM customers WHERE tenant_id = %s""",
                 (tenant,),
             )
-
-
-def _vacuum(url: str) -> None:
-    with connect(url) as conn:
-        conn.execute("VACUUM ANALYZE")
 
 
 def _empty_executions(url: str) -> None:
@@ -147,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     with scratch_database() as url, Database(url, max_size=2) as database:
         _populate(database, args.customers, args.tenants)
-        _vacuum(url)
+        vacuum_analyze(url)
         rounds = [one_round(url, database) for _ in range(args.rounds)]
     sweep_s = statistics.median(r["sweep"] for r in rounds)
     rerun_s = statistics.median(r["rerun"] for r in rounds)
