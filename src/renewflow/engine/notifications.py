@@ -10,16 +10,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
-
 from renewflow import templates
-from renewflow.db import Connection, load_queries
+from renewflow.db import Connection
+from renewflow.notify import OutboundMessage, enqueue
 from renewflow.workflows.model import Notification
 
 if TYPE_CHECKING:
     from renewflow.engine.executions import LoadedExecution
-
-_Q = load_queries("renewflow.engine")
 
 # The config's notification types, as delivery channels. SMS has no channel yet: it is kept in
 # the app, so nothing is lost.
@@ -60,22 +57,22 @@ def fire(
     channel = CHANNEL_OF_TYPE[notification.type]
     created = 0
     for recipient in recipients(notification, context):
-        row = conn.execute(
-            _Q["insert_notification"],
-            {
-                "execution_id": execution_id,
-                "customer_id": customer_id,
-                "recipient": recipient[:320],
-                "channel": channel,
-                "notification_type": notification.id,
-                "title": title[:500],
-                "message": message,
-                "priority": notification.priority,
-                "metadata": Jsonb({**notification.metadata, "type": notification.type}),
-                "dedupe_key": dedupe_key,
-            },
-        ).fetchone()
-        created += row is not None
+        new_id = enqueue(
+            conn,
+            OutboundMessage(
+                recipient=recipient[:320],
+                title=title[:500],
+                message=message,
+                notification_type=notification.id,
+                priority=notification.priority,
+                metadata={**notification.metadata, "type": notification.type},
+                dedupe_key=dedupe_key,
+                workflow_execution_id=execution_id,
+                customer_id=customer_id,
+            ),
+            channel,
+        )
+        created += new_id is not None
     return created
 
 

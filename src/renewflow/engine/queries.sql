@@ -244,18 +244,6 @@ SELECT request_fingerprint, status_code, response FROM idempotency_keys WHERE ke
 UPDATE idempotency_keys SET status_code = %(status_code)s, response = %(response)s
 WHERE key = %(key)s;
 
--- name: insert_notification
--- One row per notification, channel and recipient; the dedupe key makes firing it twice a no-op.
-INSERT INTO notifications
-  (tenant_id, workflow_execution_id, customer_id, recipient, channel, notification_type, title,
-   message, priority, metadata, dedupe_key, status, sent_at)
-VALUES (current_tenant_id(), %(execution_id)s, %(customer_id)s, %(recipient)s, %(channel)s::varchar,
-        %(notification_type)s, %(title)s, %(message)s, %(priority)s, %(metadata)s, %(dedupe_key)s,
-        CASE WHEN %(channel)s::varchar = 'in_app' THEN 'sent' ELSE 'pending' END,
-        CASE WHEN %(channel)s::varchar = 'in_app' THEN now() END)
-ON CONFLICT (tenant_id, dedupe_key, channel, recipient) DO NOTHING
-RETURNING id;
-
 -- name: scheduled_candidates
 -- Active executions whose workflow version has scheduled notifications, with their days until
 -- renewal (in the tenant's time zone) and the dedupe keys they have already fired.

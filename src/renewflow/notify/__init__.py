@@ -5,7 +5,7 @@ execution engine; this package only delivers an already-rendered `OutboundMessag
 """
 
 from renewflow.notify.errors import DeliveryError, NotifyConfigError, NotifyError
-from renewflow.notify.inapp import InAppChannel, mark_failed, mark_sent
+from renewflow.notify.inapp import InAppChannel, enqueue, mark_failed, mark_sent
 from renewflow.notify.models import Channel, OutboundMessage, Priority
 from renewflow.notify.smtp import EmailChannel, SmtpSettings
 from renewflow.notify.webhook import WebhookChannel, WebhookSettings
@@ -22,6 +22,7 @@ __all__ = [
     "SmtpSettings",
     "WebhookChannel",
     "WebhookSettings",
+    "enqueue",
     "mark_failed",
     "mark_sent",
 ]

@@ -30,21 +30,9 @@ class InAppChannel:
         pass
 
     def deliver(self, message: OutboundMessage) -> None:
-        params = {
-            "workflow_execution_id": message.workflow_execution_id,
-            "customer_id": message.customer_id,
-            "recipient_user_id": message.recipient_user_id,
-            "recipient": message.recipient,
-            "notification_type": message.notification_type,
-            "title": message.title,
-            "message": message.message,
-            "priority": message.priority,
-            "metadata": Jsonb(dict(message.metadata)),
-            "dedupe_key": message.dedupe_key,
-        }
         try:
             with self._conn.transaction():
-                row = self._conn.execute(_queries()["insert_in_app"], params).fetchone()
+                new_id = enqueue(self._conn, message, self.name)
         except psycopg.errors.IntegrityError as error:
             raise DeliveryError(
                 f"in-app: the notification was refused ({error.diag.constraint_name or error.sqlstate})",
@@ -55,7 +43,30 @@ class InAppChannel:
             raise DeliveryError(
                 "in-app: the database is unavailable", retryable=True, channel=self.name
             ) from None
-        self.last_id = row["id"] if row is not None else None
+        self.last_id = new_id
+
+
+def enqueue(conn: Connection, message: OutboundMessage, channel: str) -> UUID | None:
+    """Records `message` for `channel` in the transaction's tenant: an in-app one is thereby
+    delivered, an email or webhook one waits for the delivery job. None if this dedupe key was
+    already recorded for that channel and recipient."""
+    row = conn.execute(
+        _queries()["enqueue"],
+        {
+            "workflow_execution_id": message.workflow_execution_id,
+            "customer_id": message.customer_id,
+            "recipient_user_id": message.recipient_user_id,
+            "recipient": message.recipient,
+            "channel": channel,
+            "notification_type": message.notification_type,
+            "title": message.title,
+            "message": message.message,
+            "priority": message.priority,
+            "metadata": Jsonb(dict(message.metadata)),
+            "dedupe_key": message.dedupe_key,
+        },
+    ).fetchone()
+    return row["id"] if row is not None else None
 
 
 def mark_sent(conn: Connection, notification_id: UUID) -> bool:

@@ -1,13 +1,17 @@
--- name: insert_in_app
--- An in-app notification is delivered by being written. A dedupe key makes a repeated delivery
--- of the same notification a no-op (notifications_once), whichever process tries.
+-- name: enqueue
+-- One notification for one channel and recipient. In-app ones are delivered by being written
+-- ('sent'); email and webhook ones wait for the delivery job ('pending'). A dedupe key makes the
+-- same notification to the same recipient a no-op (notifications_once), whichever process tries.
 INSERT INTO notifications (
   tenant_id, workflow_execution_id, customer_id, recipient_user_id, recipient, channel,
   notification_type, title, message, priority, metadata, dedupe_key, status, attempts, sent_at
 ) VALUES (
   current_tenant_id(), %(workflow_execution_id)s, %(customer_id)s, %(recipient_user_id)s,
-  %(recipient)s, 'in_app', %(notification_type)s, %(title)s, %(message)s, %(priority)s,
-  %(metadata)s, %(dedupe_key)s, 'sent', 1, now()
+  %(recipient)s, %(channel)s::varchar, %(notification_type)s, %(title)s, %(message)s,
+  %(priority)s, %(metadata)s, %(dedupe_key)s,
+  CASE WHEN %(channel)s::varchar = 'in_app' THEN 'sent' ELSE 'pending' END,
+  CASE WHEN %(channel)s::varchar = 'in_app' THEN 1 ELSE 0 END,
+  CASE WHEN %(channel)s::varchar = 'in_app' THEN now() END
 )
 ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
 RETURNING id;
