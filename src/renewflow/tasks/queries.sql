@@ -62,51 +62,41 @@ WHERE k.customer_id = n.customer_id AND k.parent_task_id IS NULL
 RETURNING k.*;
 
 -- name: list_tasks
-SELECT t.*, count(*) OVER () AS total_count
-FROM workflow_tasks t
-WHERE (%(auto_execute)s::boolean IS NULL OR t.auto_execute = %(auto_execute)s)
-  AND (%(execution_status)s::text IS NULL OR t.execution_status = %(execution_status)s)
-  AND (%(status)s::text IS NULL OR t.status = %(status)s)
-  AND (%(owner)s::text IS NULL OR t.owner = %(owner)s)
-  AND (%(task_type)s::text IS NULL OR t.task_type = %(task_type)s)
-  AND (%(customer_id)s::uuid IS NULL OR t.customer_id = %(customer_id)s)
-  AND (%(assigned_to)s::uuid IS NULL OR t.assigned_to = %(assigned_to)s)
-  AND (%(priority)s::integer IS NULL OR t.priority = %(priority)s)
-  AND (%(due_before)s::date IS NULL OR t.due_date <= %(due_before)s)
-  AND (%(due_after)s::date IS NULL OR t.due_date >= %(due_after)s)
-  AND (%(parent_task_id)s::uuid IS NULL OR t.parent_task_id = %(parent_task_id)s)
-  AND (%(workflow_execution_id)s::uuid IS NULL
-       OR t.workflow_execution_id = %(workflow_execution_id)s
-       OR %(workflow_execution_id)s = ANY(coalesce(t.surfaced_in_workflow_ids, '{}')))
-ORDER BY
-  CASE WHEN %(sort)s = 'priority' AND NOT %(descending)s THEN t.priority END ASC,
-  CASE WHEN %(sort)s = 'priority' AND %(descending)s THEN t.priority END DESC,
-  CASE WHEN %(sort)s = 'created_at' AND NOT %(descending)s THEN t.created_at END ASC,
-  CASE WHEN %(sort)s = 'created_at' AND %(descending)s THEN t.created_at END DESC,
-  CASE WHEN %(sort)s = 'updated_at' AND NOT %(descending)s THEN t.updated_at END ASC,
-  CASE WHEN %(sort)s = 'updated_at' AND %(descending)s THEN t.updated_at END DESC,
-  CASE WHEN %(sort)s = 'due_date' AND NOT %(descending)s THEN t.due_date END ASC NULLS LAST,
-  CASE WHEN %(sort)s = 'due_date' AND %(descending)s THEN t.due_date END DESC NULLS LAST,
-  t.created_at, t.id
-LIMIT %(limit)s OFFSET %(offset)s;
-
--- name: count_tasks_only
--- When the page is past the end, the window count has no row to ride on.
-SELECT count(*) AS n FROM workflow_tasks t
-WHERE (%(auto_execute)s::boolean IS NULL OR t.auto_execute = %(auto_execute)s)
-  AND (%(execution_status)s::text IS NULL OR t.execution_status = %(execution_status)s)
-  AND (%(status)s::text IS NULL OR t.status = %(status)s)
-  AND (%(owner)s::text IS NULL OR t.owner = %(owner)s)
-  AND (%(task_type)s::text IS NULL OR t.task_type = %(task_type)s)
-  AND (%(customer_id)s::uuid IS NULL OR t.customer_id = %(customer_id)s)
-  AND (%(assigned_to)s::uuid IS NULL OR t.assigned_to = %(assigned_to)s)
-  AND (%(priority)s::integer IS NULL OR t.priority = %(priority)s)
-  AND (%(due_before)s::date IS NULL OR t.due_date <= %(due_before)s)
-  AND (%(due_after)s::date IS NULL OR t.due_date >= %(due_after)s)
-  AND (%(parent_task_id)s::uuid IS NULL OR t.parent_task_id = %(parent_task_id)s)
-  AND (%(workflow_execution_id)s::uuid IS NULL
-       OR t.workflow_execution_id = %(workflow_execution_id)s
-       OR %(workflow_execution_id)s = ANY(coalesce(t.surfaced_in_workflow_ids, '{}')));
+-- One page of the filtered tasks, and their total: the total rides on a row of its own side of
+-- the join, so a page past the end still says how many there are (a single row of NULL task).
+WITH filtered AS (
+  SELECT t.* FROM workflow_tasks t
+  WHERE (%(auto_execute)s::boolean IS NULL OR t.auto_execute = %(auto_execute)s)
+    AND (%(execution_status)s::text IS NULL OR t.execution_status = %(execution_status)s)
+    AND (%(status)s::text IS NULL OR t.status = %(status)s)
+    AND (%(owner)s::text IS NULL OR t.owner = %(owner)s)
+    AND (%(task_type)s::text IS NULL OR t.task_type = %(task_type)s)
+    AND (%(customer_id)s::uuid IS NULL OR t.customer_id = %(customer_id)s)
+    AND (%(assigned_to)s::uuid IS NULL OR t.assigned_to = %(assigned_to)s)
+    AND (%(priority)s::integer IS NULL OR t.priority = %(priority)s)
+    AND (%(due_before)s::date IS NULL OR t.due_date <= %(due_before)s)
+    AND (%(due_after)s::date IS NULL OR t.due_date >= %(due_after)s)
+    AND (%(parent_task_id)s::uuid IS NULL OR t.parent_task_id = %(parent_task_id)s)
+    AND (%(workflow_execution_id)s::uuid IS NULL
+         OR t.workflow_execution_id = %(workflow_execution_id)s
+         OR %(workflow_execution_id)s = ANY(coalesce(t.surfaced_in_workflow_ids, '{}')))
+)
+SELECT page.*, total.n AS total_count
+FROM (SELECT count(*) AS n FROM filtered) total
+LEFT JOIN LATERAL (
+  SELECT f.* FROM filtered f
+  ORDER BY
+    CASE WHEN %(sort)s = 'priority' AND NOT %(descending)s THEN f.priority END ASC,
+    CASE WHEN %(sort)s = 'priority' AND %(descending)s THEN f.priority END DESC,
+    CASE WHEN %(sort)s = 'created_at' AND NOT %(descending)s THEN f.created_at END ASC,
+    CASE WHEN %(sort)s = 'created_at' AND %(descending)s THEN f.created_at END DESC,
+    CASE WHEN %(sort)s = 'updated_at' AND NOT %(descending)s THEN f.updated_at END ASC,
+    CASE WHEN %(sort)s = 'updated_at' AND %(descending)s THEN f.updated_at END DESC,
+    CASE WHEN %(sort)s = 'due_date' AND NOT %(descending)s THEN f.due_date END ASC NULLS LAST,
+    CASE WHEN %(sort)s = 'due_date' AND %(descending)s THEN f.due_date END DESC NULLS LAST,
+    f.created_at, f.id
+  LIMIT %(limit)s OFFSET %(offset)s
+) page ON true;
 
 -- name: task_tree
 -- The spec's recursive hierarchy, rooted at one task; `path` orders siblings under their parent.

@@ -212,14 +212,13 @@ def list_tasks(
     }
     params.update(sort=sort.value, descending=descending, limit=limit, offset=offset)
     rows = conn.execute(_Q["list_tasks"], params).fetchall()
-    if rows:
-        total = int(rows[0]["total_count"])
-    else:
-        counted = conn.execute(_Q["count_tasks_only"], params).fetchone()
-        total = int(counted["n"]) if counted else 0
+    total = int(rows[0]["total_count"]) if rows else 0
     now = _now(conn)
     return TaskPage(
-        items=[to_task(row, now) for row in rows], total=total, limit=limit, offset=offset
+        items=[to_task(row, now) for row in rows if row["id"] is not None],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
