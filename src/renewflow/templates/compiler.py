@@ -316,30 +316,8 @@ class _Compiler:
         if depth == 0:
             if not parts:
                 return lambda scope, frame: scope[0]
-            if len(parts) == 1:
-                (a,) = parts
-
-                def get1(scope: Scope, frame: Frame) -> Any:
-                    value = scope[0]
-                    if type(value) is dict:
-                        return value.get(a, UNDEFINED)
-                    return _walk(value, parts)
-
-                return get1
-            if len(parts) == 2:
-                a, b = parts
-                rest = parts[1:]
-
-                def get2(scope: Scope, frame: Frame) -> Any:
-                    value = scope[0]
-                    if type(value) is dict:
-                        value = value.get(a, UNDEFINED)
-                        if type(value) is dict:
-                            return value.get(b, UNDEFINED)
-                        return _walk(value, rest)
-                    return _walk(value, parts)
-
-                return get2
+            if len(parts) <= 2:
+                return _shallow_getter(parts)
 
             def get_n(scope: Scope, frame: Frame) -> Any:
                 return _walk(scope[0], parts)
@@ -723,6 +701,33 @@ def _output(value_of: Getter, prefix: str, escape: bool) -> Render:
     return run
 
 
+def _shallow_getter(parts: tuple[str, ...]) -> Getter:
+    """`a` or `a.b` from the current scope, with a fast path for plain dicts."""
+    if len(parts) == 1:
+        (a,) = parts
+
+        def get1(scope: Scope, frame: Frame) -> Any:
+            value = scope[0]
+            if type(value) is dict:
+                return value.get(a, UNDEFINED)
+            return _walk(value, parts)
+
+        return get1
+    a, b = parts
+    rest = parts[1:]
+
+    def get2(scope: Scope, frame: Frame) -> Any:
+        value = scope[0]
+        if type(value) is dict:
+            value = value.get(a, UNDEFINED)
+            if type(value) is dict:
+                return value.get(b, UNDEFINED)
+            return _walk(value, rest)
+        return _walk(value, parts)
+
+    return get2
+
+
 def _fast_output(parts: tuple[str, ...], prefix: str, escape: bool) -> Render:
     """`{{a}}` / `{{a.b}}` in lenient mode: the hottest shape, so lookup and output are fused."""
     if len(parts) == 1:
@@ -748,20 +753,10 @@ def _fast_output(parts: tuple[str, ...], prefix: str, escape: bool) -> Render:
             return prefix + to_str(value)
 
         return run1
+    if escape:
+        return _output(_shallow_getter(parts), prefix, escape)
     a, b = parts
     rest = parts[1:]
-
-    def get2(scope: Scope, frame: Frame) -> Any:
-        value = scope[0]
-        if type(value) is dict:
-            value = value.get(a, UNDEFINED)
-            if type(value) is dict:
-                return value.get(b, UNDEFINED)
-            return _walk(value, rest)
-        return _walk(value, parts)
-
-    if escape:
-        return _output(get2, prefix, escape)
 
     def run2(scope: Scope, frame: Frame) -> str:
         value = scope[0]
