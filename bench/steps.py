@@ -1,6 +1,7 @@
 """Step executions per second, end to end with the mock LLM provider: through the engine function
 (`renewflow.engine.execute_step`, one tenant transaction per step) with 1 and 2 threads, and
-through the HTTP API (uvicorn on 127.0.0.1, several concurrent httpx clients), in the same run.
+through the HTTP API (`renewflow serve` on 127.0.0.1, several concurrent httpx clients), in the
+same run.
 
 Run: `.venv/bin/python -m bench.steps` (uses DATABASE_URL's server if set, as a superuser able to
 create a database; otherwise an embedded PostgreSQL in a temporary directory). The benchmark
@@ -15,7 +16,7 @@ creates a fresh database, seeds the core workflow library, and drops the databas
   `value-risk-analysis`, whose prompt reads the first one's outputs and which renders an
   artifact), in order; the customers are shared out between the threads or HTTP clients.
 - Each mode gets customers of its own; a short warm-up on other customers runs first.
-- HTTP: the server runs in its own process (`--http-workers` uvicorn workers); every request
+- HTTP: `renewflow serve --processes N` (default 2) runs as its own process tree; every request
   authenticates its API key, as in production. Only 127.0.0.1 is contacted.
 """
 
@@ -31,7 +32,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import httpx
@@ -162,35 +162,27 @@ def _free_port() -> int:
         return port
 
 
-def app_factory() -> Any:
-    """The app for uvicorn's workers (`--factory`): the database named by BENCH_DATABASE_URL."""
-    from renewflow.api import create_app
-
-    return create_app(Database(os.environ["BENCH_DATABASE_URL"], max_size=8))
-
-
-def _start_api(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def _start_api(url: str, processes: int) -> tuple[subprocess.Popen[bytes], str]:
+    """`renewflow serve` as an operator runs it, minus the start-up work already done here."""
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": url, "RENEWFLOW_LOG_LEVEL": "warning"}
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "--factory",
-            "bench.steps:app_factory",
-            "--host",
-            "127.0.0.1",
+            "renewflow",
+            "serve",
             "--port",
             str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
+            "--processes",
+            str(processes),
+            "--no-migrate",
+            "--no-seed",
+            "--no-worker",
         ],
         cwd=ROOT,
         env=env,
+        stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -198,7 +190,7 @@ def _start_api(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
         if proc.poll() is not None:
             raise RuntimeError("the API server exited")
         try:
-            if httpx.get(f"{base}/docs", timeout=1, trust_env=False).status_code == 200:
+            if httpx.get(f"{base}/readyz", timeout=1, trust_env=False).status_code == 200:
                 return proc, base
         except httpx.TransportError:
             pass
@@ -221,7 +213,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1500, help="per measured mode")
     parser.add_argument("--warmup", type=int, default=50, help="customers per warm-up")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
-    parser.add_argument("--http-workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--processes", type=int, default=2, help="HTTP processes of the server")
     args = parser.parse_args()
     n, w = args.customers, args.warmup
     results: dict[str, float] = {}
@@ -236,7 +228,7 @@ def main() -> None:
             ):
                 engine_rate(database, tenant, chunk[:w], threads)
                 results[label] = engine_rate(database, tenant, chunk[w:], threads)
-        proc, base = _start_api(url, args.http_workers)
+        proc, base = _start_api(url, args.processes)
         try:
             http_rate(base, key, chunks[2][:w], args.clients)
             results[f"HTTP, {args.clients} clients"] = http_rate(
@@ -246,7 +238,7 @@ def main() -> None:
             _stop_api(proc)
     print(
         f"cores: {os.cpu_count()}, customers per mode: {n} x {len(STEPS)} steps, "
-        f"uvicorn workers: {args.http_workers}"
+        f"HTTP processes: {args.processes}"
     )
     print("| mode | step executions/s | vs target (500/s) |")
     print("| --- | ---: | ---: |")

@@ -79,17 +79,25 @@ def serve(
         bool,
         typer.Option(help="Also run a worker (AI tasks, sweeps, notifications) in this process."),
     ] = True,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="HTTP processes sharing the port (default: RENEWFLOW_HTTP_PROCESSES, else 1).",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (migrating the database and seeding the core workflows first)."""
-    import uvicorn
-
-    from renewflow.api import create_app
+    from renewflow.serving import listening_socket, run_http
     from renewflow.worker import build_worker
 
     settings = _state.settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    sock = listening_socket(bind_host, bind_port)  # first: a taken port fails before any work
     conninfo = db.owner_conninfo(settings)
     if migrate:
         applied = db.Migrator(conninfo).migrate()
@@ -101,19 +109,17 @@ def serve(
     database.open()
     if seed:
         typer.echo(_seed_core_library(database))
-    bind_host = host or settings.host
-    bind_port = port or settings.port
     typer.echo(_how_to_authenticate(f"http://{bind_host}:{bind_port}"))
     background = build_worker(database) if worker else None
     if background is not None:
         background.start()
     try:
-        uvicorn.run(
-            create_app(database, manage_database=False),
-            host=bind_host,
-            port=bind_port,
+        run_http(
+            sock,
+            database,
+            conninfo,
+            processes=processes or settings.http_processes,
             log_level=settings.log_level,
-            proxy_headers=False,
         )
     finally:
         if background is not None:

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     service_password: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # HTTP processes of `renewflow serve`; its background worker runs once, whatever the number.
+    http_processes: int = Field(default=1, ge=1)
     pool_min_size: int = 1
     pool_max_size: int = 10
     log_level: str = "info"

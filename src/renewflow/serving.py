@@ -1,0 +1,84 @@
+"""Serving the HTTP API: one process, or several processes sharing one listening socket.
+
+`renewflow serve` migrates, seeds and runs the background worker once, in the process it starts
+in; with `processes > 1` that process then supervises HTTP processes (uvicorn's supervisor), each
+of which builds its own app and pools from the environment with `app_from_environment`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
+
+from renewflow import db
+from renewflow.api import create_app
+from renewflow.config import load_settings
+from renewflow.errors import RenewflowError
+
+# The environment variable the supervising process sets for its HTTP processes: the owner
+# connection it resolved (DATABASE_URL, or the embedded server it started), so that they join
+# that server rather than start one of their own.
+CONNINFO_ENV = "DATABASE_URL"
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket for `host:port`.
+
+    Bound here rather than by uvicorn: uvicorn's own bind leaves the socket's protocol at 0, and
+    asyncio turns on TCP_NODELAY for accepted connections only when the listener says
+    IPPROTO_TCP. Without it every keep-alive request after the first waits ~40 ms for a delayed
+    ACK (uvicorn issue #3149, in every release up to 0.54 at least).
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise RenewflowError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    except OSError as error:
+        sock.close()
+        raise RenewflowError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one HTTP process (uvicorn's `factory`): its own pools, opened by its lifespan."""
+    return create_app(db.database_from_settings(load_settings()))
+
+
+def run_http(
+    sock: socket.socket, database: db.Database, conninfo: str, *, processes: int, log_level: str
+) -> None:
+    """Serves the API on `sock` (from `listening_socket`; closed at the end) until interrupted:
+    in this process, on `database` (opened by the caller), when `processes` is 1, else in
+    `processes` child processes that connect to `conninfo` themselves."""
+    try:
+        if processes == 1:
+            app: FastAPI | str = create_app(database, manage_database=False)
+        else:
+            os.environ[CONNINFO_ENV] = conninfo
+            app = f"{__name__}:{app_from_environment.__name__}"
+        config = uvicorn.Config(
+            app,
+            factory=processes > 1,
+            workers=processes,
+            log_level=log_level,
+            proxy_headers=False,
+            lifespan="on",
+        )
+        if processes == 1:
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
