@@ -1,6 +1,6 @@
 """Step executions per second, end to end with the mock LLM provider: through the engine function
 (`renewflow.engine.execute_step`, one tenant transaction per step) with 1 and 2 threads, and
-through the HTTP API (`renewflow serve` on 127.0.0.1, several concurrent httpx clients), in the
+through the HTTP API (`renewflow serve` on 127.0.0.1, several concurrent keep-alive clients), in the
 same run.
 
 Run: `.venv/bin/python -m bench.steps` (uses DATABASE_URL's server if set, as a superuser able to
@@ -23,6 +23,7 @@ creates a fresh database, seeds the core workflow library, and drops the databas
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import socket
 import subprocess
@@ -132,27 +133,28 @@ def engine_rate(
 
 
 def http_rate(base: str, key: str, executions: Sequence[UUID], clients: int) -> float:
-    headers = {"Authorization": f"Bearer {key}"}
-    sessions = [
-        httpx.Client(base_url=base, headers=headers, timeout=30, trust_env=False)
-        for _ in range(clients)
-    ]
+    # The load generator shares the two cores with the server and PostgreSQL, so it is the
+    # leanest HTTP/1.1 keep-alive client there is (http.client), not a feature-rich one.
+    host, port = base.removeprefix("http://").split(":")
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    connections = [http.client.HTTPConnection(host, int(port), timeout=30) for _ in range(clients)]
 
     def work(index: int, mine: list[UUID]) -> None:
-        http = sessions[index]
+        conn = connections[index]
         for execution_id in mine:
             for step_id in STEPS:
-                response = http.post(
-                    f"/api/workflows/executions/{execution_id}/steps/{step_id}/execute", json={}
-                )
-                if response.status_code != 200:
-                    raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+                path = f"/api/workflows/executions/{execution_id}/steps/{step_id}/execute"
+                conn.request("POST", path, body=b"{}", headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}: {body[:300]!r}")
 
     try:
         return _run_threads(clients, executions, work)
     finally:
-        for http in sessions:
-            http.close()
+        for conn in connections:
+            conn.close()
 
 
 def _free_port() -> int:

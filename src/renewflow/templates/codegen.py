@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -493,6 +494,14 @@ def generate_source(
     return code, tuple(generator.consts), generator
 
 
+# CPython 3.11 keeps the depth counter of its AST <-> object conversion in interpreter-wide state,
+# so two threads converting at once (one pauses mid-way, say for a garbage collection that runs a
+# finaliser) can fail with "SystemError: AST constructor recursion depth mismatch". Seen under
+# concurrent HTTP requests; the conversions are short and compiled templates are cached, so one
+# lock costs nothing measurable.
+_AST_LOCK = threading.Lock()
+
+
 def compile_generated(
     program: Program, options: Options, registry: PartialRegistry, source: str
 ) -> Compiled | None:
@@ -501,12 +510,15 @@ def compile_generated(
     if code.count("\n") > _MAX_LINES:
         return None
     try:
-        tree = ast.parse(code)
+        with _AST_LOCK:
+            tree = ast.parse(code)
         _check_source(tree)
         namespace: dict[str, Any] = {"__builtins__": dict(_BUILTINS), **_RUNTIME}
         # The source holds only minted names and fixed syntax, checked above; all template
         # text reaches it as the constants tuple, never as source.
-        exec(compile(tree, "<renewflow.templates>", "exec"), namespace)  # noqa: S102
+        with _AST_LOCK:
+            code_object = compile(tree, "<renewflow.templates>", "exec")
+        exec(code_object, namespace)  # noqa: S102
     except (UnsafeSourceError, SyntaxError, RecursionError, MemoryError, ValueError):
         return None
     render = namespace["make"](consts)
