@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from renewflow.accounts import Principal, Role, authenticate, keys
 from renewflow.db import Connection, Database
@@ -25,7 +26,12 @@ _REMEMBER_SECONDS = 10.0
 _REMEMBER_MAX = 10_000
 
 
-def get_database(request: Request) -> Database:
+# The dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread
+# pool, and each hop to a thread and back costs more CPU than these functions themselves. Only the
+# database lookup of a key not seen recently blocks, and it goes to the thread pool by itself.
+
+
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
@@ -70,12 +76,16 @@ def _bearer_secret(request: Request) -> str:
     return header[len(_BEARER) :].strip()
 
 
-def get_principal(request: Request, database: DatabaseDep) -> Principal:
+def _look_up(database: Database, secret: str) -> Principal | None:
+    with database.app_connection() as conn, conn.transaction():
+        return authenticate(conn, secret)
+
+
+async def get_principal(request: Request, database: DatabaseDep) -> Principal:
     secret = _bearer_secret(request)
     principal = _recent.get(secret)
     if principal is None:
-        with database.app_connection() as conn, conn.transaction():
-            principal = authenticate(conn, secret)
+        principal = await run_in_threadpool(_look_up, database, secret)
         if principal is None:
             raise _unauthorized("unknown or revoked API key")
         _recent.put(secret, principal)
@@ -86,11 +96,11 @@ def get_principal(request: Request, database: DatabaseDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits only the given roles (403 for the others)."""
     allowed = frozenset(roles)
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise HTTPException(403, f"this needs one of the roles: {names}")
@@ -117,7 +127,9 @@ class TenantSession:
             yield conn
 
 
-def get_session(request: Request, database: DatabaseDep, principal: PrincipalDep) -> TenantSession:
+async def get_session(
+    request: Request, database: DatabaseDep, principal: PrincipalDep
+) -> TenantSession:
     return TenantSession(database, principal, request.state.api_key)
 
 
