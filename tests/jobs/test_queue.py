@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from renewflow import tasks
-from renewflow.db import Database
+from renewflow.db import Connection, Database
 from renewflow.jobs import Lease, Outcome, PeriodicJob, PeriodicScheduler, retry_delay, slot_start
 from renewflow.tasks import ProcessorResult, TaskQueue
 from tests.jobs.procs import registry
@@ -369,3 +369,47 @@ def test_periodic_job_runs_once_per_slot_across_workers(queue_db: Database) -> N
         s.tick(now + timedelta(minutes=4))  # the next slot
     assert len(runs) == 2
     assert slot_start(timedelta(minutes=5), now) == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+def test_a_running_slot_never_blocks_another_worker(queue_db: Database) -> None:
+    """The second worker is told "busy" at once (it used to wait on the first one's insert for as
+    long as the job ran), and takes the slot over if the first one's run fails."""
+    started, release = threading.Event(), threading.Event()
+    runs: list[str] = []
+
+    def slow(conn: Connection) -> None:
+        runs.append("start")
+        started.set()
+        assert release.wait(30)
+        raise RuntimeError("the first run fails and rolls its slot back")
+
+    now = datetime(2026, 11, 30, 11, 2, tzinfo=UTC)
+    first = PeriodicScheduler(
+        queue_db, [PeriodicJob("test.slow", timedelta(minutes=5), slow)], "w0"
+    )
+    errors: list[BaseException] = []
+
+    def run_first() -> None:
+        try:
+            first.tick(now)
+        except RuntimeError as error:
+            errors.append(error)
+
+    running = threading.Thread(target=run_first)
+    running.start()
+    assert started.wait(10)
+    second = PeriodicScheduler(
+        queue_db,
+        [PeriodicJob("test.slow", timedelta(minutes=5), lambda conn: runs.append("second"))],
+        "w1",
+    )
+    asking = threading.Thread(target=second.tick, args=(now,))
+    asking.start()
+    asking.join(10)
+    assert not asking.is_alive(), "the second worker waited for the first one's job"
+    assert runs == ["start"]  # busy: not run twice
+    release.set()
+    running.join(10)
+    assert [str(e) for e in errors] == ["the first run fails and rolls its slot back"]
+    assert second.tick(now) == ["test.slow"]  # not marked as seen while busy: it takes over
+    assert runs == ["start", "second"]

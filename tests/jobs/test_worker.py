@@ -11,7 +11,8 @@ from typing import Any
 
 from renewflow import tasks
 from renewflow.db import Database
-from renewflow.jobs import Metrics, WorkerConfig, serve_metrics
+from renewflow.jobs import Metrics, PeriodicJob, Worker, WorkerConfig, serve_metrics
+from renewflow.tasks import TaskQueue
 from renewflow.worker import build_worker
 from tests.jobs.procs import registry
 from tests.jobs.workers import start_worker, stop, wait_for
@@ -130,3 +131,26 @@ def test_sigterm_finishes_the_task_in_hand_and_releases_the_rest(
             "SELECT attempts, claimed_by FROM workflow_tasks WHERE execution_status = 'queued'"
         ).fetchall()
     assert queued == [{"attempts": 0, "claimed_by": None}] * 2
+
+
+def test_a_long_periodic_job_does_not_starve_the_heartbeats(queue_db: Database) -> None:
+    """A task runs 2.5 s under a 1 s lease while a periodic job takes 4 s: the heartbeats keep
+    the lease alive, so the task finishes on its first attempt (it used to lose its lease, since
+    the same thread did both)."""
+    world = make_world(queue_db)
+    with queue_db.tenant_transaction(world.tenant_id) as conn:
+        task = tasks.create_task(conn, ai_data(world, "effect", metadata={"sleep": 2.5}))
+    long_job = PeriodicJob("test.long", timedelta(hours=1), lambda conn: time.sleep(4))
+    worker = Worker(
+        queue_db,
+        [TaskQueue(queue_db, registry())],
+        config=WorkerConfig(name="long-periodic", lease_seconds=1.0, poll_interval=0.2),
+        periodic=[long_job],
+    )
+    worker.start()
+    try:
+        wait_for(lambda: _row(queue_db, task.id)["execution_status"] == "success", 20)
+    finally:
+        worker.stop()
+        worker.join(15)
+    assert _row(queue_db, task.id)["attempts"] == 1

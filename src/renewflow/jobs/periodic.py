@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ def slot_start(every: timedelta, now: datetime) -> datetime:
     return _EPOCH + timedelta(seconds=(elapsed // step) * step)
 
 
+def _slot_key(job_name: str, slot: datetime) -> int:
+    """The advisory lock key of one slot of one job (a signed 64-bit number)."""
+    digest = hashlib.sha256(f"renewflow.periodic:{job_name}@{slot.isoformat()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 class PeriodicScheduler:
     """Asks, for each job, whether this worker is the one to run the current slot."""
 
@@ -53,6 +60,11 @@ class PeriodicScheduler:
             if self._seen.get(job.name) == slot:
                 continue
             with self._database.service_transaction() as conn:
+                lock = conn.execute(
+                    _Q["try_lock_slot"], {"key": _slot_key(job.name, slot)}
+                ).fetchone()
+                if lock is None or not lock["free"]:
+                    continue  # another worker is running this slot: ask again at the next tick
                 won = conn.execute(
                     _Q["claim_slot"], {"job_name": job.name, "slot": slot, "worker": self._worker}
                 ).fetchone()

@@ -1,5 +1,11 @@
 -- Periodic jobs: the first worker to insert (job, slot) owns the slot; the job runs in the same
--- transaction, so a crash mid-job rolls the slot back for another worker to take.
+-- transaction, so a crash mid-job rolls the slot back for another worker to take. Workers never
+-- wait for each other: the running one holds the slot's advisory lock (try_lock_slot).
+
+-- name: try_lock_slot
+-- Held by the transaction that runs a slot until it ends: a second worker asking meanwhile is
+-- told "busy" at once, instead of waiting on the first one's insert for as long as the job runs.
+SELECT pg_try_advisory_xact_lock(%(key)s) AS free;
 
 -- name: claim_slot
 INSERT INTO periodic_runs (job_name, slot, worker)

@@ -5,7 +5,9 @@ Threads of one worker process:
 - one listener holding a LISTEN connection, waking the runners on a notification (polling every
   `poll_interval` seconds is the fallback when notifications are lost or the connection is down);
 - one housekeeping thread: heartbeats every `lease_seconds / 3`, reaps expired leases every
-  `reap_interval`, ticks the periodic scheduler.
+  `reap_interval`;
+- one periodic thread: ticks the periodic scheduler every second (apart from housekeeping, so a
+  long periodic job never delays a heartbeat).
 
 Database trouble (a restart, a network cut) is never fatal: the thread logs it, backs off and
 tries again; a job whose run was interrupted is released if possible, otherwise its lease simply
@@ -85,6 +87,7 @@ class Worker:
             (f"runner-{i}", self._run_loop) for i in range(self.config.concurrency)
         ]
         targets.append(("housekeeping", self._housekeeping_loop))
+        targets.append(("periodic", self._periodic_loop))
         if self.config.listen:
             targets.append(("listener", self._listen_loop))
         for name, target in targets:
@@ -213,7 +216,7 @@ class Worker:
 
     def _housekeeping_loop(self) -> None:
         beat_every = max(0.05, self.config.lease_seconds / 3)
-        next_beat = next_reap = next_tick = time.monotonic()
+        next_beat = next_reap = time.monotonic()
         while not self._stopping.is_set():
             now = time.monotonic()
             try:
@@ -226,14 +229,23 @@ class Worker:
                         log.info("re-queued %d job(s) whose lease expired", reaped)
                         self._wake.set()
                     next_reap = now + self.config.reap_interval
-                if now >= next_tick:
-                    self._scheduler.tick()
-                    next_tick = now + 1.0
             except _TRANSIENT as error:
                 log.warning("housekeeping: database unavailable (%s)", _brief(error))
             except Exception:
                 log.exception("housekeeping failed; continuing")
             self._stopping.wait(min(0.25, beat_every))
+
+    def _periodic_loop(self) -> None:
+        """Periodic jobs, in a thread of their own: a long one (a big sweep, a slow mail server)
+        must not hold up the heartbeats that keep this worker's leases alive."""
+        while not self._stopping.is_set():
+            try:
+                self._scheduler.tick()
+            except _TRANSIENT as error:
+                log.warning("periodic jobs: database unavailable (%s)", _brief(error))
+            except Exception:
+                log.exception("a periodic job failed; its slot stays open for the next tick")
+            self._stopping.wait(1.0)
         # one last heartbeat is pointless: join() releases what is still held
 
     def _heartbeat(self) -> None:
