@@ -54,7 +54,7 @@ def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]
         PeriodicJob(
             "engine.notification_schedule", intervals.notification_schedule, schedule_notifications
         ),
-        delivery_job(intervals.notification_delivery),
+        delivery_job(database, intervals.notification_delivery),
     ]
 
 

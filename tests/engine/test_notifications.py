@@ -268,3 +268,96 @@ def test_no_delivery_configured_is_a_permanent_visible_failure(
         "permanent: email: this tenant has no email delivery configured"
     )
     assert deliver_now(db) == (0, 0)  # not retried, and still there to see
+
+
+class _SlowHook(BaseHTTPRequestHandler):
+    arrived: ClassVar[threading.Event] = threading.Event()
+    release: ClassVar[threading.Event] = threading.Event()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        _SlowHook.arrived.set()
+        _SlowHook.release.wait(30)
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_no_lock_is_held_while_a_server_answers(ladder_db: tuple[str, Database]) -> None:
+    _, db = ladder_db
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    _SlowHook.arrived.clear()
+    _SlowHook.release.clear()
+    url = f"http://127.0.0.1:{hook.server_address[1]}/hook"
+    tenant = _overdue_customer(db, settings={"notifications": {"webhook": {"url": url}}})
+    run_schedule(db, _day(-15))
+    results: list[tuple[int, int]] = []
+    delivering = threading.Thread(target=lambda: results.append(deliver_now(db)))
+    delivering.start()
+    try:
+        assert _SlowHook.arrived.wait(10)
+        # while the webhook keeps the first post waiting, the rows are claimed but not locked
+        with db.tenant_transaction(tenant) as conn:
+            claimed = conn.execute(
+                "SELECT status, claimed_until FROM notifications WHERE channel = 'webhook' "
+                "FOR UPDATE NOWAIT"
+            ).fetchall()
+        assert claimed
+        assert {r["status"] for r in claimed} == {"sending"}
+        assert all(r["claimed_until"] is not None for r in claimed)
+    finally:
+        _SlowHook.release.set()
+        delivering.join(30)
+        hook.shutdown()
+        hook.server_close()
+    webhooks = len(claimed)
+    assert results == [(webhooks, 3)]  # the 3 emails fail: this tenant has no SMTP server
+    with db.tenant_transaction(tenant) as conn:
+        settled = conn.execute(
+            "SELECT status, claimed_until, attempts FROM notifications WHERE channel = 'webhook'"
+        ).fetchall()
+    assert [(r["status"], r["claimed_until"], r["attempts"]) for r in settled] == [
+        ("sent", None, 1)
+    ] * webhooks
+
+
+def test_an_interrupted_claim_expires_counts_and_is_retried(
+    ladder_db: tuple[str, Database],
+) -> None:
+    _, db = ladder_db
+    tenant = _overdue_customer(db)
+    run_schedule(db, _day(-7))  # one email to the manager
+
+    def email() -> dict[str, Any]:
+        with db.tenant_transaction(tenant) as conn:
+            row = conn.execute(
+                "SELECT status, attempts, last_error FROM notifications WHERE channel = 'email'"
+            ).fetchone()
+        assert row is not None
+        return row
+
+    def leave_claimed(until: str) -> None:  # as a worker killed while sending leaves it
+        with db.tenant_transaction(tenant) as conn:
+            conn.execute(
+                "UPDATE notifications SET status = 'sending', claimed_until = now() + %s::interval "
+                "WHERE channel = 'email'",
+                (until,),
+            )
+
+    leave_claimed("10 minutes")
+    assert deliver_now(db) == (0, 0)  # still claimed: nobody else sends it
+    assert email()["status"] == "sending"
+    leave_claimed("-1 minute")
+    assert deliver_now(db) == (0, 0)  # expired: a counted, retryable attempt, waiting its turn
+    assert email() == {
+        "status": "failed",
+        "attempts": 1,
+        "last_error": "retryable: the delivery was interrupted before its outcome was recorded",
+    }
+    assert deliver_now(db, now=datetime.now(UTC) + timedelta(minutes=5)) == (0, 1)
+    assert email()["attempts"] == 2
+    assert email()["last_error"].startswith("permanent: email: this tenant has no email delivery")

@@ -2,14 +2,17 @@
 
 A failed attempt leaves the row `failed` with its attempt count and `last_error` ("retryable: ..."
 or "permanent: ..."); retryable ones are tried again after a growing pause until `max_attempts`.
-Nothing is dropped: what could not be delivered stays in the table for a person to see.
+Nothing is dropped: what could not be delivered stays in the table for a person to see. No lock
+or transaction is held while a mail server or a webhook answers: rows are claimed ('sending'),
+sent, then settled. Delivery is at least once: a worker killed between sending and recording
+sends that row again after its claim expires.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from renewflow.db import Connection, Database, load_queries
@@ -25,6 +28,10 @@ log = logging.getLogger(__name__)
 _Q = load_queries("renewflow.notify")
 
 DELIVERY_JOB = "notify.deliver"
+# How long a claimed batch may take before its rows count as interrupted and are retried: long
+# enough for a batch whose every message meets a server's full timeout.
+CLAIM_LEASE = timedelta(minutes=15)
+MAX_ROUNDS = 50
 
 
 def channel_for(kind: str, settings: dict[str, Any] | None) -> Channel:
@@ -41,37 +48,42 @@ def channel_for(kind: str, settings: dict[str, Any] | None) -> Channel:
 
 
 def deliver_pending(
-    conn: Connection, *, batch: int = 50, max_attempts: int = 5, now: datetime | None = None
+    database: Database,
+    *,
+    batch: int = 20,
+    max_attempts: int = 5,
+    lease: timedelta = CLAIM_LEASE,
+    now: datetime | None = None,
 ) -> tuple[int, int]:
-    """Delivers up to `batch` queued notifications in the caller's service transaction; returns
-    (sent, failed). `now` places the retry backoff in time (tests)."""
-    rows = conn.execute(
-        _Q["claim_deliveries"],
-        {"batch": batch, "max_attempts": max_attempts, "now": now or datetime.now(UTC)},
-    ).fetchall()
-    channels: dict[tuple[str, str], Channel] = {}
+    """Delivers the queued notifications that are due, `batch` at a time, until none is left
+    (at most `MAX_ROUNDS` batches: the next run goes on); returns (sent, failed). `now` places
+    the retry backoff in time (tests); by default it is the database's clock.
+
+    Each batch is claimed in one short transaction and sent with no transaction open; each
+    outcome is recorded in a short transaction of its own, so a crash loses at most the claims
+    in hand, which expire after `lease` and are retried.
+    """
     sent = failed = 0
+    channels: dict[tuple[str, str], Channel] = {}
     try:
-        for row in rows:
-            key = (row["channel"], json.dumps(row["channel_settings"], sort_keys=True))
-            try:
-                channel = channels.get(key)
-                if channel is None:
-                    channel = channels[key] = channel_for(row["channel"], row["channel_settings"])
-                channel.deliver(OutboundMessage.from_row(row))
-            except NotifyConfigError as error:
-                mark_failed(
-                    conn,
-                    row["id"],
-                    DeliveryError(str(error), retryable=False, channel=row["channel"]),
-                )
-                failed += 1
-            except DeliveryError as error:
-                mark_failed(conn, row["id"], error)
-                failed += 1
-            else:
-                mark_sent(conn, row["id"])
-                sent += 1
+        for _ in range(MAX_ROUNDS):
+            with database.service_transaction() as conn:
+                conn.execute(_Q["expire_delivery_claims"], {"now": now})
+                rows = conn.execute(
+                    _Q["claim_deliveries"],
+                    {"batch": batch, "max_attempts": max_attempts, "now": now, "lease": lease},
+                ).fetchall()
+            for row in sorted(rows, key=lambda r: r["created_at"]):
+                error = _send(row, channels)
+                with database.service_transaction() as conn:
+                    if error is None:
+                        mark_sent(conn, row["id"])
+                        sent += 1
+                    else:
+                        mark_failed(conn, row["id"], error)
+                        failed += 1
+            if len(rows) < batch:
+                break
     finally:
         for channel in channels.values():
             channel.close()
@@ -80,15 +92,30 @@ def deliver_pending(
     return sent, failed
 
 
-def delivery_job(every: timedelta = timedelta(seconds=30)) -> PeriodicJob:
-    return PeriodicJob(DELIVERY_JOB, every, _deliver_all)
+def _send(row: dict[str, Any], channels: dict[tuple[str, str], Channel]) -> DeliveryError | None:
+    """Sends one claimed row through its tenant's channel (opened once per round); None if the
+    receiving end accepted it."""
+    key = (row["channel"], json.dumps(row["channel_settings"], sort_keys=True))
+    try:
+        channel = channels.get(key)
+        if channel is None:
+            channel = channels[key] = channel_for(row["channel"], row["channel_settings"])
+        channel.deliver(OutboundMessage.from_row(row))
+    except NotifyConfigError as error:
+        return DeliveryError(str(error), retryable=False, channel=row["channel"])
+    except DeliveryError as error:
+        return error
+    return None
 
 
-def _deliver_all(conn: Connection) -> None:
-    deliver_pending(conn)
+def delivery_job(database: Database, every: timedelta = timedelta(seconds=30)) -> PeriodicJob:
+    def deliver(conn: Connection) -> None:
+        # its own short transactions; `conn` holds this slot's claim meanwhile
+        deliver_pending(database)
+
+    return PeriodicJob(DELIVERY_JOB, every, deliver)
 
 
 def deliver_now(database: Database, now: datetime | None = None) -> tuple[int, int]:
-    """One delivery round outside the scheduler (the CLI, tests)."""
-    with database.service_transaction() as conn:
-        return deliver_pending(conn, now=now)
+    """Delivery outside the scheduler (the CLI, tests)."""
+    return deliver_pending(database, now=now)

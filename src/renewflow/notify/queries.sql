@@ -17,35 +17,54 @@ ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
 RETURNING id;
 
 -- name: mark_sent
+-- 'sent' is final: a second worker's late outcome for the same row changes nothing.
 UPDATE notifications
-SET status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = now()
-WHERE id = %(notification_id)s AND status IN ('pending', 'failed')
+SET status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = now(),
+    claimed_until = NULL
+WHERE id = %(notification_id)s AND status IN ('pending', 'sending', 'failed')
 RETURNING id, attempts;
 
 -- name: mark_failed
 UPDATE notifications
-SET status = 'failed', attempts = attempts + 1, last_error = %(last_error)s
-WHERE id = %(notification_id)s AND status IN ('pending', 'failed')
+SET status = 'failed', attempts = attempts + 1, last_error = %(last_error)s, claimed_until = NULL
+WHERE id = %(notification_id)s AND status IN ('pending', 'sending', 'failed')
 RETURNING id, attempts;
+
+-- name: expire_delivery_claims
+-- Claims whose worker stopped before recording the outcome (killed, say): the attempt counts,
+-- and the row waits for its retry like any retryable failure.
+UPDATE notifications
+SET status = 'failed', attempts = attempts + 1, claimed_until = NULL,
+    last_error = 'retryable: the delivery was interrupted before its outcome was recorded'
+WHERE status = 'sending' AND claimed_until < coalesce(%(now)s::timestamptz, now())
+  AND channel <> 'in_app';
 
 -- name: claim_deliveries
 -- Queued email and webhook notifications due for an attempt: new ones, and failed ones whose
 -- error was retryable, after a backoff that doubles with each attempt (30 s, 1 min, 2 min, ...).
--- Rows stay locked until the delivering transaction ends, so workers never send one twice.
-SELECT n.id, n.tenant_id, n.channel, n.recipient, n.title, n.message, n.notification_type,
-       n.priority, n.metadata, n.dedupe_key, n.workflow_execution_id, n.customer_id,
-       n.recipient_user_id, n.attempts, t.settings -> 'notifications' AS channel_settings
-FROM notifications n
-JOIN tenants t ON t.id = n.tenant_id
-WHERE n.channel <> 'in_app'
-  AND n.attempts < %(max_attempts)s
-  AND (n.status = 'pending'
-       OR (n.status = 'failed' AND n.last_error LIKE 'retryable:%%'
-           AND n.updated_at <= %(now)s::timestamptz
-                               - make_interval(secs => 30 * power(2, n.attempts - 1))))
-ORDER BY n.created_at
-LIMIT %(batch)s
-FOR UPDATE OF n SKIP LOCKED;
+-- They become 'sending' until `claimed_until` and are sent after this transaction commits, so
+-- no lock is held while a server answers and other workers pass them by.
+WITH due AS (
+  SELECT n.id
+  FROM notifications n
+  WHERE n.channel <> 'in_app'
+    AND n.attempts < %(max_attempts)s
+    AND (n.status = 'pending'
+         OR (n.status = 'failed' AND n.last_error LIKE 'retryable:%%'
+             AND n.updated_at <= coalesce(%(now)s::timestamptz, now())
+                                 - make_interval(secs => 30 * power(2, n.attempts - 1))))
+  ORDER BY n.created_at
+  LIMIT %(batch)s
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE notifications n
+SET status = 'sending', claimed_until = coalesce(%(now)s::timestamptz, now()) + %(lease)s::interval
+FROM due, tenants t
+WHERE n.id = due.id AND t.id = n.tenant_id
+RETURNING n.id, n.tenant_id, n.channel, n.recipient, n.title, n.message, n.notification_type,
+          n.priority, n.metadata, n.dedupe_key, n.workflow_execution_id, n.customer_id,
+          n.recipient_user_id, n.attempts, n.created_at,
+          t.settings -> 'notifications' AS channel_settings;
 
 -- name: list_notifications
 -- `mine`: addressed to the caller (by user id or email). Otherwise every notification of the

@@ -71,7 +71,7 @@ class Acknowledged(BaseModel):
 def list_mine_or_all(
     session: SessionDep,
     scope: Literal["mine", "tenant"] = "mine",
-    status: Literal["pending", "sent", "failed", "acknowledged"] | None = None,
+    status: Literal["pending", "sending", "sent", "failed", "acknowledged"] | None = None,
     channel: Literal["in_app", "email", "webhook"] | None = None,
     unacknowledged: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -1,0 +1,9 @@
+UPDATE notifications SET status = 'pending', claimed_until = NULL WHERE status = 'sending';
+DROP INDEX notifications_pending_delivery;
+CREATE INDEX notifications_pending_delivery ON notifications (created_at)
+  WHERE status IN ('pending', 'failed') AND channel <> 'in_app';
+ALTER TABLE notifications DROP CONSTRAINT notifications_claim_while_sending;
+ALTER TABLE notifications DROP COLUMN claimed_until;
+ALTER TABLE notifications DROP CONSTRAINT notifications_status_check;
+ALTER TABLE notifications ADD CONSTRAINT notifications_status_check
+  CHECK (status IN ('pending', 'sent', 'failed', 'acknowledged'));
