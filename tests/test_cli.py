@@ -7,6 +7,8 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
 from renewflow import accounts
 from renewflow.db import Database
 
@@ -73,6 +75,29 @@ def test_errors_are_one_line_and_non_zero(migrated_url: str) -> None:
         assert result.stderr.strip().count("\n") == 0, result.stderr
         assert message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("RENEWFLOW_PORT", "eighty", "RENEWFLOW_PORT: Input should be a valid integer"),
+        ("RENEWFLOW_HTTP_PROCESSES", "0", "RENEWFLOW_HTTP_PROCESSES: Input should be greater"),
+    ],
+)
+def test_a_bad_environment_variable_is_named_in_one_line(
+    migrated_url: str, variable: str, value: str, message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "renewflow", "db", "status"],
+        env={**os.environ, "DATABASE_URL": migrated_url, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith(f"renewflow: error: {message}"), result.stderr
 
 
 def test_duplicate_user_is_a_conflict(migrated_url: str) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from renewflow.errors import InvalidInputError
 
 
 def default_data_dir() -> Path:
@@ -39,7 +41,17 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Reads the environment, then applies explicit overrides (CLI flags) that are not None."""
-    settings = Settings()
+    """Reads the environment, then applies explicit overrides (CLI flags) that are not None.
+
+    A bad value is an InvalidInputError naming the environment variable it came from."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        variable = (
+            name if name.isupper() else f"{Settings.model_config['env_prefix']}{name.upper()}"
+        )
+        raise InvalidInputError(variable, first["msg"]) from None
     values = {key: value for key, value in overrides.items() if value is not None}
     return settings.model_copy(update=values) if values else settings
