@@ -68,6 +68,12 @@ def test_errors_are_one_line_and_non_zero(migrated_url: str) -> None:
         (("tenants", "create", "X", "--time-zone", "Mars/Olympus"), "time_zone: unknown time zone"),
         (("tenants", "create", "  "), "name: must not be empty"),
         (("db", "rollback", "--to", "-1"), "--to: must be 0"),
+        # usage errors, which typer raises from its own copy of click
+        (("tenants", "create"), "Missing argument 'name'. (see "),
+        (("serve", "--port", "70000"), "Invalid value for '--port'"),
+        (("serve", "--processes", "0"), "Invalid value for '--processes'"),
+        (("db", "rollback", "--to", "x"), "Invalid value for '--to'"),
+        (("no-such-command",), "No such command 'no-such-command'"),
     ]
     for args, message in cases:
         result = run(migrated_url, *args)

@@ -70,7 +70,7 @@ def _database() -> db.Database:
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")] = None,
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
     seed: Annotated[
         bool, typer.Option(help="Upsert the core workflow library (after migrating).")
@@ -538,16 +538,30 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def _usage_error_types() -> tuple[type[Exception], ...]:
+    """Click's usage errors: recent typer releases raise those of their own copy of click."""
+    own = [c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"]
+    return (click.ClickException, *own)
+
+
+_USAGE_ERRORS = _usage_error_types()
+
+
 def main() -> None:
-    """Run the CLI: our errors become one line on stderr and a non-zero exit, never a traceback."""
+    """Run the CLI: errors become one line on stderr and a non-zero exit, never a traceback."""
     try:
         app(standalone_mode=False)
-    except click.ClickException as error:
-        error.show()
+    except _USAGE_ERRORS as error:
+        code = getattr(error, "exit_code", 2)
+        message = error.format_message()  # type: ignore[attr-defined]
+        if not message:  # no arguments: the help has been printed
+            sys.exit(code)
+        ctx = getattr(error, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _fail(f"{message}{hint}", code)
+    except (click.exceptions.Exit, typer.Exit) as error:
         sys.exit(error.exit_code)
-    except click.exceptions.Exit as error:
-        sys.exit(error.exit_code)
-    except click.Abort:
+    except (click.Abort, typer.Abort):
         _fail("aborted", 1)
     except InvalidInputError as error:
         _fail(str(error), 2)

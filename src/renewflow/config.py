@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     app_password: str | None = None
     service_password: str | None = None
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     # HTTP processes of `renewflow serve`; its background worker runs once, whatever the number.
     http_processes: int = Field(default=1, ge=1)
     pool_min_size: int = 1
