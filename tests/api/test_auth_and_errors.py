@@ -135,6 +135,35 @@ def test_validation_errors_name_the_field(client: httpx.Client, tenant_factory, 
     assert body["errors"][0]["field"] == "query.limit"
 
 
+def test_nul_characters_are_refused_naming_where_and_nothing_is_stored(
+    client: httpx.Client, tenant_factory, make_key
+) -> None:
+    """PostgreSQL text cannot hold U+0000: a 422 naming the field, not a 500 from the database."""
+    _, key = make_key(tenant_factory())
+    auth = bearer(key)
+    customer = {"name": "Nul Co", "arr": 1000, "renewalDate": "2027-06-30"}
+    cases = [
+        ({**customer, "name": "Nul\u0000Co"}, "body.name"),
+        ({**customer, "metadata": {"tags": ["ok", "bad\u0000"]}}, "body.metadata.tags[1]"),
+    ]
+    for payload, field in cases:
+        response = client.post("/api/customers", json=payload, headers=auth)
+        body = assert_problem(response, 422)
+        assert body["errors"] == [
+            {"field": field, "message": "must not contain NUL characters (\\u0000)"}
+        ]
+    raw = b'{"name": "Raw\x00Co", "arr": 1000, "renewalDate": "2027-06-30"}'
+    response = client.post("/api/customers", content=raw, headers=auth)
+    assert assert_problem(response, 422)["errors"][0]["field"] == "body"  # not even JSON
+    search = client.get("/api/customers?search=a%00b", headers=auth)
+    assert assert_problem(search, 422)["errors"][0]["field"] == "query"
+    assert client.get("/api/customers", headers=auth).json() == []  # nothing stored
+    # a backslash followed by "u0000" is ordinary text
+    ok = client.post("/api/customers", json={**customer, "name": "C:\\u0000"}, headers=auth)
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["name"] == "C:\\u0000"
+
+
 def test_unknown_route_and_method_are_problems(client: httpx.Client) -> None:
     assert_problem(client.get("/api/no-such-thing"), 404)
     assert_problem(client.delete("/healthz"), 405)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from renewflow import __version__
 from renewflow.api import problems
+from renewflow.api.nul_guard import RejectNulCharacters
 from renewflow.api.routes import (
     accounts,
     customers,
@@ -56,6 +57,7 @@ def create_app(database: Database, *, manage_database: bool = True) -> FastAPI:
     app.state.database = database
     app.state.llm_clients = shared_clients
     problems.install(app)
+    app.add_middleware(RejectNulCharacters)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -76,7 +76,7 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     """('body', 'config', 'steps', 2, 'id') -> 'body.config.steps[2].id'."""
     path = ""
     for part in loc:
@@ -90,7 +90,7 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": _field_path(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
+        {"field": field_path(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
         for err in exc.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"

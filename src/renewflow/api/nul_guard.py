@@ -1,0 +1,106 @@
+"""Refusing NUL characters (U+0000) at the door: PostgreSQL text and jsonb cannot hold them, so a
+request carrying one would otherwise fail deep inside a transaction, as a 500.
+
+The check costs a byte scan per request; only a request that seems to carry a NUL is parsed to
+name where it is (a body field such as `body.contacts[1].name`, or the query or the path).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from renewflow.api.problems import field_path, problem
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_MESSAGE = "must not contain NUL characters (\\u0000)"
+
+
+class RejectNulCharacters:
+    """ASGI middleware answering 422 problem+json for a request with a NUL anywhere in its path,
+    query or body (raw, or escaped as \\u0000 in JSON)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"]:
+            await _refuse("path")(scope, receive, send)
+            return
+        if b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]:
+            await _refuse("query")(scope, receive, send)
+            return
+        if scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        body, last = await _read_body(receive)
+        if b"\\u0000" in body or b"\x00" in body:
+            where = _nul_in_json(body)
+            if where is not None:
+                await _refuse(where)(scope, receive, send)
+                return
+        await self.app(scope, _replay(body, last, receive), send)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Message]:
+    """The whole body (the app reads it whole anyway), and the last message received."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return b"".join(chunks), message
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), message
+
+
+def _replay(body: bytes, last: Message, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        if last["type"] != "http.request":
+            return last
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _nul_in_json(body: bytes) -> str | None:
+    """Where the first NUL is: a field path, "body" if the body is not JSON, None if the bytes
+    only looked like one (an escaped backslash followed by u0000, say)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return "body" if b"\x00" in body else None
+    return _find(document, ("body",))
+
+
+def _find(value: Any, loc: tuple[Any, ...]) -> str | None:
+    if isinstance(value, str):
+        return field_path(loc) if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return field_path(loc)
+            found = _find(item, (*loc, key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find(item, (*loc, index))
+            if found is not None:
+                return found
+    return None
+
+
+def _refuse(where: str) -> ASGIApp:
+    return problem(422, f"{where}: {_MESSAGE}", errors=[{"field": where, "message": _MESSAGE}])
