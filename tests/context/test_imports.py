@@ -61,6 +61,7 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(
         "Bad Date,10,31/01/2027,,b-2\n"
         ",10,2027-01-01,not-an-email,b-3\n"
         "Dup,10,2027-01-01,,g-1\n"
+        "Nul\x00Co,10,2027-01-01,,n-1\n"  # PostgreSQL text cannot hold it: refused, not a crash
     )
     with pytest.raises(context.ImportFailed) as caught, database.tenant_transaction(tenant) as conn:
         import_customers(conn, read_rows(path), source=str(path))
@@ -71,8 +72,10 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(
         (4, "name"),
         (4, "csmEmail"),
         (5, "externalId"),
+        (6, "name"),
     }
     assert "row 3: renewalDate:" in str(caught.value)
+    assert "row 6: name: must not contain NUL characters" in str(caught.value)
     assert count(database, tenant, "customers") == 0
 
 

@@ -8,14 +8,13 @@ name where it is (a body field such as `body.contacts[1].name`, or the query or 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from renewflow.api.problems import field_path, problem
+from renewflow.nul import MESSAGE, find_nul
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_MESSAGE = "must not contain NUL characters (\\u0000)"
 
 
 class RejectNulCharacters:
@@ -81,26 +80,9 @@ def _nul_in_json(body: bytes) -> str | None:
         document = json.loads(body)
     except ValueError:
         return "body" if b"\x00" in body else None
-    return _find(document, ("body",))
-
-
-def _find(value: Any, loc: tuple[Any, ...]) -> str | None:
-    if isinstance(value, str):
-        return field_path(loc) if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:
-                return field_path(loc)
-            found = _find(item, (*loc, key))
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _find(item, (*loc, index))
-            if found is not None:
-                return found
-    return None
+    loc = find_nul(document, ("body",))
+    return field_path(loc) if loc is not None else None
 
 
 def _refuse(where: str) -> ASGIApp:
-    return problem(422, f"{where}: {_MESSAGE}", errors=[{"field": where, "message": _MESSAGE}])
+    return problem(422, f"{where}: {MESSAGE}", errors=[{"field": where, "message": MESSAGE}])

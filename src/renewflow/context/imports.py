@@ -29,6 +29,7 @@ from renewflow.context.errors import ImportFailed, RowProblem
 from renewflow.context.models import CustomerIn, UsageIn, UsageRowIn
 from renewflow.db import Connection
 from renewflow.errors import InvalidInputError
+from renewflow.nul import MESSAGE, find_nul
 
 Progress = Callable[[int], None]
 """Called with the number of rows just written."""
@@ -111,6 +112,10 @@ def _validate(
     problems: list[RowProblem] = []
     for number, raw in enumerate(rows, start=1):
         normalised = {_ALIASES.get(k, k): v for k, v in raw.items()}
+        nul = find_nul(normalised)
+        if nul is not None:
+            problems.append(RowProblem(number, ".".join(map(str, nul)) or "row", MESSAGE))
+            continue
         try:
             valid.append((number, model.model_validate(normalised)))
         except ValidationError as error:
