@@ -8,11 +8,15 @@ of which builds its own app and pools from the environment with `app_from_enviro
 from __future__ import annotations
 
 import os
+import signal
 import socket
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import SIGNALS as SUPERVISED_SIGNALS
 
 from renewflow import db
 from renewflow.api import create_app
@@ -61,7 +65,11 @@ def run_http(
 ) -> None:
     """Serves the API on `sock` (from `listening_socket`; closed at the end) until interrupted:
     in this process, on `database` (opened by the caller), when `processes` is 1, else in
-    `processes` child processes that connect to `conninfo` themselves."""
+    `processes` child processes that connect to `conninfo` themselves.
+
+    SIGTERM stops it as Ctrl-C does, and it returns: the caller's cleanup runs (uvicorn re-raises
+    the signal once it has shut down, which would otherwise end the process on the spot)."""
+    previous_sigterm = signal.signal(signal.SIGTERM, _return_on_sigterm)
     try:
         if processes == 1:
             app: FastAPI | str = create_app(database, manage_database=False)
@@ -79,6 +87,31 @@ def run_http(
         if processes == 1:
             uvicorn.Server(config).run(sockets=[sock])
         else:
-            Multiprocess(config, sockets=[sock]).run()
+            _supervise(config, sock)
+    except _Stopped:
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
         sock.close()
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived once the server had shut down."""
+
+
+def _return_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
+
+
+def _supervise(config: uvicorn.Config, sock: socket.socket) -> None:
+    # uvicorn's supervisor takes over the stop signals for good: hand them back afterwards, so a
+    # second Ctrl-C still interrupts the caller's cleanup
+    saved = {sig: signal.getsignal(sig) for sig in SUPERVISED_SIGNALS}
+    supervisor = Multiprocess(config, sockets=[sock])
+    try:
+        supervisor.run()
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise RenewflowError("an HTTP process failed to start (its error is in the log above)")

@@ -23,7 +23,9 @@ from tests.api.conftest import bearer, free_port
 
 
 def test_accepted_connections_get_tcp_nodelay() -> None:
-    """Without TCP_NODELAY a keep-alive request waits ~40 ms on the client's delayed ACK."""
+    """Without TCP_NODELAY a keep-alive request waits ~40 ms on the client's delayed ACK. (uvloop,
+    when installed, sets it whatever the socket says; asyncio's own loop is the one that needs
+    the listener to say IPPROTO_TCP.)"""
 
     async def accept_one() -> int:
         accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -112,3 +114,31 @@ def _ready(base: str) -> bool:
         return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_sigterm_stops_one_process_cleanly(migrated_url: str, tmp_path: Path) -> None:
+    """uvicorn re-raises SIGTERM after its shutdown, which used to end the process before its
+    own cleanup (the worker's leases, the pools) could run: exit -15 instead of 0."""
+    port = free_port()
+    with (tmp_path / "serve.log").open("w+") as log:
+        command = ["serve", "--port", str(port), "--no-seed", "--no-worker"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "renewflow", *command],
+            env={**os.environ, "DATABASE_URL": migrated_url, "RENEWFLOW_LOG_LEVEL": "warning"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not _ready(f"http://127.0.0.1:{port}"):
+                assert proc.poll() is None, log.seek(0) or log.read()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        log.seek(0)
+        assert "Traceback" not in log.read()
