@@ -343,8 +343,8 @@ def test_an_interrupted_claim_expires_counts_and_is_retried(
     def leave_claimed(until: str) -> None:  # as a worker killed while sending leaves it
         with db.tenant_transaction(tenant) as conn:
             conn.execute(
-                "UPDATE notifications SET status = 'sending', claimed_until = now() + %s::interval "
-                "WHERE channel = 'email'",
+                "UPDATE notifications SET status = 'sending', claim_token = gen_random_uuid(), "
+                "claimed_until = now() + %s::interval WHERE channel = 'email'",
                 (until,),
             )
 
@@ -361,3 +361,58 @@ def test_an_interrupted_claim_expires_counts_and_is_retried(
     assert deliver_now(db, now=datetime.now(UTC) + timedelta(minutes=5)) == (0, 1)
     assert email()["attempts"] == 2
     assert email()["last_error"].startswith("permanent: email: this tenant has no email delivery")
+
+
+def test_a_message_that_cannot_be_sent_fails_alone(ladder_db: tuple[str, Database]) -> None:
+    """A recipient the email format cannot carry fails that row, permanently; the rest of its
+    batch is delivered (it used to escape and leave the whole batch claimed). A title rendered
+    over several lines becomes a one-line subject."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message as MessageHandler
+
+    from renewflow.notify import OutboundMessage, enqueue
+
+    received: list[Any] = []
+
+    class Collect(MessageHandler):
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    smtp_port = free_port()
+    smtp = Controller(Collect(), hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    try:
+        _, db = ladder_db
+        smtp_settings = {"host": "127.0.0.1", "port": smtp_port, "security": "none"}
+        tenant = _overdue_customer(
+            db,
+            settings={
+                "notifications": {
+                    "smtp": smtp_settings | {"from_address": "renewflow@vendor.example"}
+                }
+            },
+        )
+        with db.tenant_transaction(tenant) as conn:
+            for recipient, title in [
+                ("ok@vendor.example", "Renewal\nat risk"),
+                ("bad@vendor.example\nBcc: spy@elsewhere.example", "Injected"),
+                ("also-ok@vendor.example", "Second"),
+            ]:
+                message = OutboundMessage(recipient=recipient, title=title, message="Body")
+                enqueue(conn, message, "email")
+        assert deliver_now(db) == (2, 1)
+    finally:
+        smtp.stop()
+    assert sorted((m["To"], m["Subject"]) for m in received) == [
+        ("also-ok@vendor.example", "Second"),
+        ("ok@vendor.example", "Renewal at risk"),
+    ]
+    with db.tenant_transaction(tenant) as conn:
+        rows = conn.execute(
+            "SELECT status, last_error FROM notifications WHERE channel = 'email' "
+            "AND recipient LIKE 'bad@%%'"
+        ).fetchall()
+        left = conn.execute("SELECT count(*) AS n FROM notifications WHERE status = 'sending'")
+        assert left.fetchone() == {"n": 0}
+    assert [r["status"] for r in rows] == ["failed"]
+    assert rows[0]["last_error"].startswith("permanent: email: the message cannot be written")

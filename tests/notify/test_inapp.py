@@ -103,6 +103,35 @@ def test_mark_sent_and_failed_on_a_queued_email(
     assert row["sent_at"] is not None
 
 
+def test_an_outcome_is_recorded_only_under_the_claim_that_holds_the_row(
+    database: Database, tenant_factory: Callable[..., uuid.UUID]
+) -> None:
+    """A worker whose claim expired (and was taken over) must not overwrite the new claim."""
+    tenant = tenant_factory()
+    mine, stale = uuid.uuid4(), uuid.uuid4()
+    with database.tenant_transaction(tenant) as conn:
+        ids = populate(conn)
+        values = base_values(ids, "notifications") | {"channel": "email", "dedupe_key": "claim-1"}
+        queued = insert(conn, "notifications", values)
+        conn.execute(
+            "UPDATE notifications SET status = 'sending', claim_token = %s, "
+            "claimed_until = now() + interval '15 minutes' WHERE id = %s",
+            (mine, queued),
+        )
+        late = DeliveryError("webhook: 503", retryable=True)
+        assert not mark_failed(conn, queued, late, stale)
+        assert not mark_sent(conn, queued)  # no token: only a row nobody has claimed
+        assert mark_sent(conn, queued, mine)
+        assert not mark_failed(conn, queued, late, mine)  # sent is final
+    [row] = _rows(database, tenant, id=queued)
+    assert (row["status"], row["attempts"], row["claim_token"], row["claimed_until"]) == (
+        "sent",
+        1,
+        None,
+        None,
+    )
+
+
 def test_bookkeeping_cannot_touch_another_tenants_row(
     database: Database, tenant_factory: Callable[..., uuid.UUID]
 ) -> None:

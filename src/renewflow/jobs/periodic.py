@@ -19,11 +19,27 @@ _KEEP_SLOTS = 100
 
 @dataclass(frozen=True)
 class PeriodicJob:
-    """`run(conn)` every `every`; `conn` is a service-role (cross-tenant) transaction."""
+    """A job run once per slot of `every`, in one of two ways:
+
+    - `run(conn)`: `conn` is the service-role (cross-tenant) transaction that holds the slot, so
+      the job and the slot are all or nothing: a failed run frees the slot for the next tick;
+    - `run_alone()` (`PeriodicJob.alone`): for a job that opens its own transactions and may wait
+      on other servers. The slot is committed first, so no transaction stays open while it runs;
+      a failed run waits for the next slot.
+    """
 
     name: str
     every: timedelta
-    run: Callable[[Connection], None]
+    run: Callable[[Connection], None] | None = None
+    run_alone: Callable[[], object] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.run is None) == (self.run_alone is None):
+            raise ValueError(f"periodic job {self.name}: give exactly one of run and run_alone")
+
+    @classmethod
+    def alone(cls, name: str, every: timedelta, run: Callable[[], object]) -> PeriodicJob:
+        return cls(name, every, run_alone=run)
 
 
 def slot_start(every: timedelta, now: datetime) -> datetime:
@@ -69,12 +85,15 @@ class PeriodicScheduler:
                     _Q["claim_slot"], {"job_name": job.name, "slot": slot, "worker": self._worker}
                 ).fetchone()
                 if won is not None:
-                    job.run(conn)
+                    if job.run is not None:
+                        job.run(conn)
                     conn.execute(
                         _Q["forget_old_slots"],
                         {"job_name": job.name, "before": slot - job.every * _KEEP_SLOTS},
                     )
             self._seen[job.name] = slot
+            if won is not None and job.run_alone is not None:
+                job.run_alone()
             if won is not None:
                 log.info("periodic job %s ran for slot %s", job.name, slot.isoformat())
                 ran.append(job.name)

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from renewflow.db import Connection, Database, load_queries
+import psycopg
+
+from renewflow.db import Database, load_queries
 from renewflow.jobs import PeriodicJob
 from renewflow.notify.errors import DeliveryError, NotifyConfigError
 from renewflow.notify.inapp import mark_failed, mark_sent
@@ -60,28 +63,31 @@ def deliver_pending(
     the retry backoff in time (tests); by default it is the database's clock.
 
     Each batch is claimed in one short transaction and sent with no transaction open; each
-    outcome is recorded in a short transaction of its own, so a crash loses at most the claims
-    in hand, which expire after `lease` and are retried.
+    outcome is recorded under the batch's claim token, with a fresh lease for the rows still to
+    send, in a short transaction of its own. Rows a round leaves untried go back to the queue.
     """
     sent = failed = 0
     channels: dict[tuple[str, str], Channel] = {}
     try:
         for _ in range(MAX_ROUNDS):
+            token = uuid.uuid4()
+            claim = {"token": token, "lease": lease, "now": now}
             with database.service_transaction() as conn:
                 conn.execute(_Q["expire_delivery_claims"], {"now": now})
                 rows = conn.execute(
-                    _Q["claim_deliveries"],
-                    {"batch": batch, "max_attempts": max_attempts, "now": now, "lease": lease},
+                    _Q["claim_deliveries"], {**claim, "batch": batch, "max_attempts": max_attempts}
                 ).fetchall()
-            for row in sorted(rows, key=lambda r: r["created_at"]):
-                error = _send(row, channels)
-                with database.service_transaction() as conn:
-                    if error is None:
-                        mark_sent(conn, row["id"])
-                        sent += 1
-                    else:
-                        mark_failed(conn, row["id"], error)
-                        failed += 1
+            try:
+                for row in sorted(rows, key=lambda r: r["created_at"]):
+                    error = _send(row, channels)
+                    with database.service_transaction() as conn:
+                        if error is None:
+                            sent += mark_sent(conn, row["id"], token)
+                        else:
+                            failed += mark_failed(conn, row["id"], error, token)
+                        conn.execute(_Q["renew_delivery_claims"], claim)
+            finally:
+                _release(database, token)
             if len(rows) < batch:
                 break
     finally:
@@ -90,6 +96,14 @@ def deliver_pending(
     if sent or failed:
         log.info("notifications: %d delivered, %d failed", sent, failed)
     return sent, failed
+
+
+def _release(database: Database, token: uuid.UUID) -> None:
+    try:
+        with database.service_transaction() as conn:
+            conn.execute(_Q["release_delivery_claims"], {"token": token})
+    except psycopg.Error as error:  # the claims expire and are retried all the same
+        log.warning("notifications: could not release untried claims: %s", error)
 
 
 def _send(row: dict[str, Any], channels: dict[tuple[str, str], Channel]) -> DeliveryError | None:
@@ -105,15 +119,19 @@ def _send(row: dict[str, Any], channels: dict[tuple[str, str], Channel]) -> Deli
         return DeliveryError(str(error), retryable=False, channel=row["channel"])
     except DeliveryError as error:
         return error
+    except Exception as error:  # a bug must not strand the rest of the batch
+        log.exception("notifications: delivering %s failed unexpectedly", row["id"])
+        return DeliveryError(
+            f"{row['channel']}: unexpected error ({type(error).__name__})",
+            retryable=False,
+            channel=row["channel"],
+        )
     return None
 
 
 def delivery_job(database: Database, every: timedelta = timedelta(seconds=30)) -> PeriodicJob:
-    def deliver(conn: Connection) -> None:
-        # its own short transactions; `conn` holds this slot's claim meanwhile
-        deliver_pending(database)
-
-    return PeriodicJob(DELIVERY_JOB, every, deliver)
+    # alone: it waits on mail servers and webhooks, so it must not keep the slot's transaction open
+    return PeriodicJob.alone(DELIVERY_JOB, every, lambda: deliver_pending(database))
 
 
 def deliver_now(database: Database, now: datetime | None = None) -> tuple[int, int]:

@@ -69,20 +69,33 @@ def enqueue(conn: Connection, message: OutboundMessage, channel: str) -> UUID | 
     return row["id"] if row is not None else None
 
 
-def mark_sent(conn: Connection, notification_id: UUID) -> bool:
-    """Records a successful delivery of a queued (email/webhook) notification. False if the
-    row is not pending or failed (already sent, acknowledged, or not this tenant's)."""
-    row = conn.execute(_queries()["mark_sent"], {"notification_id": notification_id}).fetchone()
+def mark_sent(conn: Connection, notification_id: UUID, claim_token: UUID | None = None) -> bool:
+    """Records a successful delivery of a queued (email/webhook) notification: one claimed under
+    `claim_token`, or, without a token, one nobody has claimed. False otherwise (already sent,
+    acknowledged, claimed by someone else, or not this tenant's)."""
+    row = conn.execute(
+        _queries()["mark_sent"], {"notification_id": notification_id, "claim_token": claim_token}
+    ).fetchone()
     return row is not None
 
 
-def mark_failed(conn: Connection, notification_id: UUID, error: DeliveryError) -> bool:
-    """Records a failed attempt: status `failed`, attempts + 1, and `last_error` starting with
-    "retryable:" or "permanent:" so the delivery job and a person can tell them apart."""
+def mark_failed(
+    conn: Connection,
+    notification_id: UUID,
+    error: DeliveryError,
+    claim_token: UUID | None = None,
+) -> bool:
+    """Records a failed attempt (on the same terms as `mark_sent`): status `failed`, attempts + 1,
+    and `last_error` starting with "retryable:" or "permanent:" so the delivery job and a person
+    can tell them apart."""
     prefix = "retryable" if error.retryable else "permanent"
     row = conn.execute(
         _queries()["mark_failed"],
-        {"notification_id": notification_id, "last_error": f"{prefix}: {error}"},
+        {
+            "notification_id": notification_id,
+            "last_error": f"{prefix}: {error}",
+            "claim_token": claim_token,
+        },
     ).fetchone()
     return row is not None
 

@@ -17,24 +17,30 @@ ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
 RETURNING id;
 
 -- name: mark_sent
--- 'sent' is final: a second worker's late outcome for the same row changes nothing.
+-- Under the claim's token when the delivery job records it; without one, only a row nobody has
+-- claimed. 'sent' is final: a late second outcome for the same row changes nothing.
 UPDATE notifications
 SET status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = now(),
-    claimed_until = NULL
-WHERE id = %(notification_id)s AND status IN ('pending', 'sending', 'failed')
+    claim_token = NULL, claimed_until = NULL
+WHERE id = %(notification_id)s
+  AND CASE WHEN %(claim_token)s::uuid IS NULL THEN status IN ('pending', 'failed')
+           ELSE status = 'sending' AND claim_token = %(claim_token)s::uuid END
 RETURNING id, attempts;
 
 -- name: mark_failed
 UPDATE notifications
-SET status = 'failed', attempts = attempts + 1, last_error = %(last_error)s, claimed_until = NULL
-WHERE id = %(notification_id)s AND status IN ('pending', 'sending', 'failed')
+SET status = 'failed', attempts = attempts + 1, last_error = %(last_error)s,
+    claim_token = NULL, claimed_until = NULL
+WHERE id = %(notification_id)s
+  AND CASE WHEN %(claim_token)s::uuid IS NULL THEN status IN ('pending', 'failed')
+           ELSE status = 'sending' AND claim_token = %(claim_token)s::uuid END
 RETURNING id, attempts;
 
 -- name: expire_delivery_claims
 -- Claims whose worker stopped before recording the outcome (killed, say): the attempt counts,
 -- and the row waits for its retry like any retryable failure.
 UPDATE notifications
-SET status = 'failed', attempts = attempts + 1, claimed_until = NULL,
+SET status = 'failed', attempts = attempts + 1, claim_token = NULL, claimed_until = NULL,
     last_error = 'retryable: the delivery was interrupted before its outcome was recorded'
 WHERE status = 'sending' AND claimed_until < coalesce(%(now)s::timestamptz, now())
   AND channel <> 'in_app';
@@ -42,8 +48,8 @@ WHERE status = 'sending' AND claimed_until < coalesce(%(now)s::timestamptz, now(
 -- name: claim_deliveries
 -- Queued email and webhook notifications due for an attempt: new ones, and failed ones whose
 -- error was retryable, after a backoff that doubles with each attempt (30 s, 1 min, 2 min, ...).
--- They become 'sending' until `claimed_until` and are sent after this transaction commits, so
--- no lock is held while a server answers and other workers pass them by.
+-- They become 'sending' under `token` until `claimed_until` and are sent after this transaction
+-- commits, so no lock is held while a server answers and other workers pass them by.
 WITH due AS (
   SELECT n.id
   FROM notifications n
@@ -58,13 +64,29 @@ WITH due AS (
   FOR UPDATE SKIP LOCKED
 )
 UPDATE notifications n
-SET status = 'sending', claimed_until = coalesce(%(now)s::timestamptz, now()) + %(lease)s::interval
+SET status = 'sending', claim_token = %(token)s,
+    claimed_until = coalesce(%(now)s::timestamptz, now()) + %(lease)s::interval
 FROM due, tenants t
 WHERE n.id = due.id AND t.id = n.tenant_id
 RETURNING n.id, n.tenant_id, n.channel, n.recipient, n.title, n.message, n.notification_type,
           n.priority, n.metadata, n.dedupe_key, n.workflow_execution_id, n.customer_id,
           n.recipient_user_id, n.attempts, n.created_at,
           t.settings -> 'notifications' AS channel_settings;
+
+-- name: renew_delivery_claims
+-- The rows of a batch still to send get a fresh lease before the next one goes out, so a slow
+-- server early in the batch never makes the later rows look abandoned.
+UPDATE notifications
+SET claimed_until = coalesce(%(now)s::timestamptz, now()) + %(lease)s::interval
+WHERE claim_token = %(token)s AND status = 'sending';
+
+-- name: release_delivery_claims
+-- Rows of a batch that were never tried (the round stopped early): back in the queue as they
+-- were, no attempt counted.
+UPDATE notifications
+SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'failed' END,
+    claim_token = NULL, claimed_until = NULL
+WHERE claim_token = %(token)s AND status = 'sending';
 
 -- name: list_notifications
 -- `mine`: addressed to the caller (by user id or email). Otherwise every notification of the

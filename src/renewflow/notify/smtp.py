@@ -102,7 +102,8 @@ class EmailChannel:
             formataddr((self.settings.from_name, sender)) if self.settings.from_name else sender
         )
         email["To"] = message.recipient
-        email["Subject"] = message.title
+        # a title rendered from a template may span lines; a header may not
+        email["Subject"] = " ".join(message.title.split())
         email["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[1])
         # RFC 3834: machine-sent, so auto-responders should not answer it
         email["Auto-Submitted"] = "auto-generated"
@@ -114,7 +115,12 @@ class EmailChannel:
         return email
 
     def deliver(self, message: OutboundMessage) -> None:
-        email = self.compose(message)
+        try:
+            email = self.compose(message)
+        except ValueError as error:  # an address or header the email format cannot carry
+            raise DeliveryError(
+                f"email: the message cannot be written: {error}", retryable=False, channel="email"
+            ) from None
         try:
             with self._connect() as smtp:
                 if self.settings.security == "starttls":
