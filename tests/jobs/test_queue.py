@@ -413,3 +413,24 @@ def test_a_running_slot_never_blocks_another_worker(queue_db: Database) -> None:
     assert [str(e) for e in errors] == ["the first run fails and rolls its slot back"]
     assert second.tick(now) == ["test.slow"]  # not marked as seen while busy: it takes over
     assert runs == ["start", "second"]
+
+
+def test_a_job_alone_runs_once_per_slot_after_its_slot_is_committed(queue_db: Database) -> None:
+    seen: list[int] = []
+
+    def deliver() -> None:
+        # another transaction already sees the slot taken: nothing of the tick's is still open
+        with queue_db.service_transaction() as conn:
+            row = conn.execute(
+                "SELECT count(*) AS n FROM periodic_runs WHERE job_name = 'test.alone'"
+            ).fetchone()
+        assert row is not None
+        seen.append(row["n"])
+
+    job = PeriodicJob.alone("test.alone", timedelta(minutes=5), deliver)
+    now = datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
+    schedulers = [PeriodicScheduler(queue_db, [job], f"w{i}") for i in range(2)]
+    assert [s.tick(now) for s in schedulers] == [["test.alone"], []]
+    assert seen == [1]
+    with pytest.raises(ValueError, match="exactly one of run and run_alone"):
+        PeriodicJob("test.both", timedelta(minutes=5), lambda conn: None, run_alone=lambda: None)
