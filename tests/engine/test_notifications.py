@@ -416,3 +416,94 @@ def test_a_message_that_cannot_be_sent_fails_alone(ladder_db: tuple[str, Databas
         assert left.fetchone() == {"n": 0}
     assert [r["status"] for r in rows] == ["failed"]
     assert rows[0]["last_error"].startswith("permanent: email: the message cannot be written")
+
+
+def _smtp_tenant(db: Database, port: int) -> uuid.UUID:
+    smtp = {"host": "127.0.0.1", "port": port, "security": "none"}
+    return _overdue_customer(
+        db, settings={"notifications": {"smtp": smtp | {"from_address": "rf@vendor.example"}}}
+    )
+
+
+def _queue_emails(db: Database, tenant: uuid.UUID, recipients: list[str]) -> None:
+    from renewflow.notify import OutboundMessage, enqueue
+
+    with db.tenant_transaction(tenant) as conn:
+        for recipient in recipients:
+            enqueue(conn, OutboundMessage(recipient=recipient, title="T", message="B"), "email")
+
+
+def _email_states(db: Database, tenant: uuid.UUID) -> dict[str, tuple[str, int]]:
+    with db.tenant_transaction(tenant) as conn:
+        rows = conn.execute(
+            "SELECT recipient, status, attempts FROM notifications WHERE channel = 'email'"
+        ).fetchall()
+    return {r["recipient"]: (r["status"], r["attempts"]) for r in rows}
+
+
+def test_a_server_reply_with_a_nul_is_recorded_and_the_queue_moves_on(
+    ladder_db: tuple[str, Database],
+) -> None:
+    """A tenant's own mail server may answer anything; its answer, quoted in last_error, used to
+    make the recording fail, so the row was never charged and blocked every later round."""
+    from aiosmtpd.controller import Controller
+
+    class Refuse:
+        async def handle_RCPT(
+            self, server: Any, session: Any, envelope: Any, address: str, options: Any
+        ) -> str:
+            if address.startswith("odd@"):
+                return "451 try\x00later"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            return "250 OK"
+
+    port = free_port()
+    smtp = Controller(Refuse(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        _, db = ladder_db
+        tenant = _smtp_tenant(db, port)
+        _queue_emails(db, tenant, ["odd@vendor.example", "fine@vendor.example"])
+        assert deliver_now(db) == (1, 1)
+    finally:
+        smtp.stop()
+    assert _email_states(db, tenant) == {
+        "odd@vendor.example": ("failed", 1),
+        "fine@vendor.example": ("sent", 1),
+    }
+    with db.tenant_transaction(tenant) as conn:
+        row = conn.execute(
+            "SELECT last_error FROM notifications WHERE recipient = 'odd@vendor.example'"
+        ).fetchone()
+    assert row is not None
+    assert row["last_error"].startswith("retryable:")
+    assert "\x00" not in row["last_error"]
+
+
+def test_a_stopping_worker_hands_untried_messages_back(ladder_db: tuple[str, Database]) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    from renewflow.notify.delivery import deliver_pending
+
+    port = free_port()
+    smtp = Controller(Sink(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        _, db = ladder_db
+        tenant = _smtp_tenant(db, port)
+        _queue_emails(db, tenant, [f"r{i}@vendor.example" for i in range(5)])
+        delivered: list[int] = []
+
+        def should_stop() -> bool:  # the worker is told to stop once two have gone out
+            delivered.append(1)
+            return len(delivered) > 2
+
+        assert deliver_pending(db, should_stop=should_stop) == (2, 0)
+    finally:
+        smtp.stop()
+    states = sorted(_email_states(db, tenant).values())
+    assert states == [("pending", 0)] * 3 + [("sent", 1)] * 2  # back in the queue, uncharged

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -418,7 +418,8 @@ def test_a_running_slot_never_blocks_another_worker(queue_db: Database) -> None:
 def test_a_job_alone_runs_once_per_slot_after_its_slot_is_committed(queue_db: Database) -> None:
     seen: list[int] = []
 
-    def deliver() -> None:
+    def deliver(should_stop: Callable[[], bool]) -> None:
+        assert not should_stop()
         # another transaction already sees the slot taken: nothing of the tick's is still open
         with queue_db.service_transaction() as conn:
             row = conn.execute(
@@ -433,4 +434,4 @@ def test_a_job_alone_runs_once_per_slot_after_its_slot_is_committed(queue_db: Da
     assert [s.tick(now) for s in schedulers] == [["test.alone"], []]
     assert seen == [1]
     with pytest.raises(ValueError, match="exactly one of run and run_alone"):
-        PeriodicJob("test.both", timedelta(minutes=5), lambda conn: None, run_alone=lambda: None)
+        PeriodicJob("test.both", timedelta(minutes=5), lambda conn: None, run_alone=print)

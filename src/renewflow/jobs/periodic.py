@@ -23,22 +23,25 @@ class PeriodicJob:
 
     - `run(conn)`: `conn` is the service-role (cross-tenant) transaction that holds the slot, so
       the job and the slot are all or nothing: a failed run frees the slot for the next tick;
-    - `run_alone()` (`PeriodicJob.alone`): for a job that opens its own transactions and may wait
-      on other servers. The slot is committed first, so no transaction stays open while it runs;
-      a failed run waits for the next slot.
+    - `run_alone(should_stop)` (`PeriodicJob.alone`): for a job that opens its own transactions
+      and may wait on other servers. The slot is committed first, so no transaction stays open
+      while it runs; a failed run waits for the next slot. `should_stop()` turns true when the
+      worker is stopping: a long job checks it between its steps.
     """
 
     name: str
     every: timedelta
     run: Callable[[Connection], None] | None = None
-    run_alone: Callable[[], object] | None = None
+    run_alone: Callable[[Callable[[], bool]], object] | None = None
 
     def __post_init__(self) -> None:
         if (self.run is None) == (self.run_alone is None):
             raise ValueError(f"periodic job {self.name}: give exactly one of run and run_alone")
 
     @classmethod
-    def alone(cls, name: str, every: timedelta, run: Callable[[], object]) -> PeriodicJob:
+    def alone(
+        cls, name: str, every: timedelta, run: Callable[[Callable[[], bool]], object]
+    ) -> PeriodicJob:
         return cls(name, every, run_alone=run)
 
 
@@ -61,10 +64,17 @@ def _slot_key(job_name: str, slot: datetime) -> int:
 class PeriodicScheduler:
     """Asks, for each job, whether this worker is the one to run the current slot."""
 
-    def __init__(self, database: Database, jobs: Sequence[PeriodicJob], worker: str) -> None:
+    def __init__(
+        self,
+        database: Database,
+        jobs: Sequence[PeriodicJob],
+        worker: str,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._database = database
         self._jobs = list(jobs)
         self._worker = worker
+        self._should_stop = should_stop
         self._seen: dict[str, datetime] = {}
 
     def tick(self, now: datetime | None = None) -> list[str]:
@@ -93,7 +103,7 @@ class PeriodicScheduler:
                     )
             self._seen[job.name] = slot
             if won is not None and job.run_alone is not None:
-                job.run_alone()
+                job.run_alone(self._should_stop)
             if won is not None:
                 log.info("periodic job %s ran for slot %s", job.name, slot.isoformat())
                 ran.append(job.name)

@@ -73,8 +73,10 @@ class Worker:
         self.config = config or WorkerConfig()
         self.metrics = metrics or Metrics()
         self.metrics.set_depth_source(self._depth)
-        self._scheduler = PeriodicScheduler(database, periodic, self.config.name)
         self._stopping = threading.Event()
+        self._scheduler = PeriodicScheduler(
+            database, periodic, self.config.name, should_stop=self._stopping.is_set
+        )
         self._wake = threading.Event()
         self._held: dict[tuple[str, object], tuple[Queue, Lease]] = {}
         self._held_lock = threading.Lock()
@@ -244,7 +246,7 @@ class Worker:
             except _TRANSIENT as error:
                 log.warning("periodic jobs: database unavailable (%s)", _brief(error))
             except Exception:
-                log.exception("a periodic job failed; its slot stays open for the next tick")
+                log.exception("a periodic job failed")
             self._stopping.wait(1.0)
         # one last heartbeat is pointless: join() releases what is still held
 

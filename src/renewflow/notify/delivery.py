@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,14 +58,18 @@ def deliver_pending(
     max_attempts: int = 5,
     lease: timedelta = CLAIM_LEASE,
     now: datetime | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> tuple[int, int]:
     """Delivers the queued notifications that are due, `batch` at a time, until none is left
-    (at most `MAX_ROUNDS` batches: the next run goes on); returns (sent, failed). `now` places
-    the retry backoff in time (tests); by default it is the database's clock.
+    (at most `MAX_ROUNDS` batches: the next run goes on) or `should_stop()` says so between two
+    messages; returns (sent, failed). `now` places the retry backoff in time (tests); by default
+    it is the database's clock.
 
     Each batch is claimed in one short transaction and sent with no transaction open; each
     outcome is recorded under the batch's claim token, with a fresh lease for the rows still to
-    send, in a short transaction of its own. Rows a round leaves untried go back to the queue.
+    send, in a short transaction of its own. Rows a round leaves untried go back to the queue as
+    they were. A row whose outcome could not be recorded keeps its claim, which expires into a
+    counted, retryable attempt: it is neither lost nor retried at once.
     """
     sent = failed = 0
     channels: dict[tuple[str, str], Channel] = {}
@@ -77,18 +82,30 @@ def deliver_pending(
                 rows = conn.execute(
                     _Q["claim_deliveries"], {**claim, "batch": batch, "max_attempts": max_attempts}
                 ).fetchall()
+            tried: list[uuid.UUID] = []
             try:
                 for row in sorted(rows, key=lambda r: r["created_at"]):
+                    if should_stop():
+                        break
+                    tried.append(row["id"])
                     error = _send(row, channels)
-                    with database.service_transaction() as conn:
-                        if error is None:
-                            sent += mark_sent(conn, row["id"], token)
-                        else:
-                            failed += mark_failed(conn, row["id"], error, token)
-                        conn.execute(_Q["renew_delivery_claims"], claim)
+                    try:
+                        with database.service_transaction() as conn:
+                            if error is None:
+                                sent += mark_sent(conn, row["id"], token)
+                            else:
+                                failed += mark_failed(conn, row["id"], error, token)
+                            conn.execute(_Q["renew_delivery_claims"], claim)
+                    except psycopg.Error as db_error:
+                        log.warning(
+                            "notifications: the outcome of %s was not recorded (%s); its claim "
+                            "will expire into a retry",
+                            row["id"],
+                            db_error,
+                        )
             finally:
-                _release(database, token)
-            if len(rows) < batch:
+                _release(database, token, tried)
+            if len(rows) < batch or should_stop():
                 break
     finally:
         for channel in channels.values():
@@ -98,10 +115,10 @@ def deliver_pending(
     return sent, failed
 
 
-def _release(database: Database, token: uuid.UUID) -> None:
+def _release(database: Database, token: uuid.UUID, tried: list[uuid.UUID]) -> None:
     try:
         with database.service_transaction() as conn:
-            conn.execute(_Q["release_delivery_claims"], {"token": token})
+            conn.execute(_Q["release_delivery_claims"], {"token": token, "tried": tried})
     except psycopg.Error as error:  # the claims expire and are retried all the same
         log.warning("notifications: could not release untried claims: %s", error)
 
@@ -131,7 +148,9 @@ def _send(row: dict[str, Any], channels: dict[tuple[str, str], Channel]) -> Deli
 
 def delivery_job(database: Database, every: timedelta = timedelta(seconds=30)) -> PeriodicJob:
     # alone: it waits on mail servers and webhooks, so it must not keep the slot's transaction open
-    return PeriodicJob.alone(DELIVERY_JOB, every, lambda: deliver_pending(database))
+    return PeriodicJob.alone(
+        DELIVERY_JOB, every, lambda should_stop: deliver_pending(database, should_stop=should_stop)
+    )
 
 
 def deliver_now(database: Database, now: datetime | None = None) -> tuple[int, int]:

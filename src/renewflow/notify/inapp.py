@@ -89,11 +89,13 @@ def mark_failed(
     and `last_error` starting with "retryable:" or "permanent:" so the delivery job and a person
     can tell them apart."""
     prefix = "retryable" if error.retryable else "permanent"
+    # the text may quote a remote server, which may say anything; PostgreSQL text holds no NUL
+    reason = str(error).replace("\x00", "")
     row = conn.execute(
         _queries()["mark_failed"],
         {
             "notification_id": notification_id,
-            "last_error": f"{prefix}: {error}",
+            "last_error": f"{prefix}: {reason}",
             "claim_token": claim_token,
         },
     ).fetchone()

@@ -82,11 +82,12 @@ WHERE claim_token = %(token)s AND status = 'sending';
 
 -- name: release_delivery_claims
 -- Rows of a batch that were never tried (the round stopped early): back in the queue as they
--- were, no attempt counted.
+-- were, no attempt counted. A tried row whose outcome could not be recorded is not among them:
+-- its claim expires into a counted attempt.
 UPDATE notifications
 SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'failed' END,
     claim_token = NULL, claimed_until = NULL
-WHERE claim_token = %(token)s AND status = 'sending';
+WHERE claim_token = %(token)s AND status = 'sending' AND id <> ALL(%(tried)s::uuid[]);
 
 -- name: list_notifications
 -- `mine`: addressed to the caller (by user id or email). Otherwise every notification of the
