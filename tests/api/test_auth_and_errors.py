@@ -157,6 +157,14 @@ def test_nul_characters_are_refused_naming_where_and_nothing_is_stored(
     assert assert_problem(response, 422)["errors"][0]["field"] == "body"  # not even JSON
     search = client.get("/api/customers?search=a%00b", headers=auth)
     assert assert_problem(search, 422)["errors"][0]["field"] == "query"
+    deep = b'{"name": ' + b"[" * 5000 + b'"\\u0000"' + b"]" * 5000 + b"}"
+    response = client.post("/api/customers", content=deep, headers=auth)
+    assert assert_problem(response, 422)["errors"][0]["field"] == "body"  # not a RecursionError
+    huge = b'{"name": "' + b"x" * (9 * 1024 * 1024) + b'"}'
+    assert (
+        "larger than 8 MiB"
+        in assert_problem(client.post("/api/customers", content=huge, headers=auth), 413)["detail"]
+    )
     assert client.get("/api/customers", headers=auth).json() == []  # nothing stored
     # a backslash followed by "u0000" is ordinary text
     ok = client.post("/api/customers", json={**customer, "name": "C:\\u0000"}, headers=auth)

@@ -15,11 +15,13 @@ from renewflow.api.problems import field_path, problem
 from renewflow.nul import MESSAGE, find_nul
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The largest request body the API reads (a workflow export is tens of kilobytes).
+MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 class RejectNulCharacters:
     """ASGI middleware answering 422 problem+json for a request with a NUL anywhere in its path,
-    query or body (raw, or escaped as \\u0000 in JSON)."""
+    query or JSON body (raw, or escaped as \\u0000), and 413 for a body over MAX_BODY_BYTES."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -34,10 +36,15 @@ class RejectNulCharacters:
         if b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]:
             await _refuse("query")(scope, receive, send)
             return
-        if scope["method"] not in _BODY_METHODS:
+        if scope["method"] not in _BODY_METHODS or not _is_json(scope):
             await self.app(scope, receive, send)
             return
-        body, last = await _read_body(receive)
+        read = await _read_body(receive)
+        if read is None:
+            limit = f"the request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB"
+            await problem(413, limit)(scope, receive, send)
+            return
+        body, last = read
         if b"\\u0000" in body or b"\x00" in body:
             where = _nul_in_json(body)
             if where is not None:
@@ -46,14 +53,29 @@ class RejectNulCharacters:
         await self.app(scope, _replay(body, last, receive), send)
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, Message]:
-    """The whole body (the app reads it whole anyway), and the last message received."""
+def _is_json(scope: Scope) -> bool:
+    """A body the API parses as JSON: a JSON media type, or none (FastAPI then assumes JSON)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media: bytes = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return True
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Message] | None:
+    """The whole body (the app reads it whole anyway) and the last message received; None past
+    MAX_BODY_BYTES."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":  # the client went away
             return b"".join(chunks), message
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks), message
 
@@ -78,9 +100,11 @@ def _nul_in_json(body: bytes) -> str | None:
     only looked like one (an escaped backslash followed by u0000, say)."""
     try:
         document = json.loads(body)
+        loc = find_nul(document, ("body",))
     except ValueError:
         return "body" if b"\x00" in body else None
-    loc = find_nul(document, ("body",))
+    except RecursionError:  # nested deeper than anyone writes JSON by hand
+        return "body"
     return field_path(loc) if loc is not None else None
 
 
