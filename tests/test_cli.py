@@ -74,6 +74,8 @@ def test_errors_are_one_line_and_non_zero(migrated_url: str) -> None:
         (("serve", "--processes", "0"), "Invalid value for '--processes'"),
         (("db", "rollback", "--to", "x"), "Invalid value for '--to'"),
         (("no-such-command",), "No such command 'no-such-command'"),
+        (("worker", "--log-level", "bogus"), "Invalid value for '--log-level'"),
+        (("worker", "--metrics-port", "70000"), "Invalid value for '--metrics-port'"),
     ]
     for args, message in cases:
         result = run(migrated_url, *args)
@@ -88,6 +90,8 @@ def test_errors_are_one_line_and_non_zero(migrated_url: str) -> None:
     [
         ("RENEWFLOW_PORT", "eighty", "RENEWFLOW_PORT: Input should be a valid integer"),
         ("RENEWFLOW_HTTP_PROCESSES", "0", "RENEWFLOW_HTTP_PROCESSES: Input should be greater"),
+        ("RENEWFLOW_LOG_LEVEL", "loud", "RENEWFLOW_LOG_LEVEL: Input should be 'debug', 'info'"),
+        ("RENEWFLOW_POOL_MAX_SIZE", "0", "RENEWFLOW_POOL_MAX_SIZE: Input should be greater"),
     ],
 )
 def test_a_bad_environment_variable_is_named_in_one_line(

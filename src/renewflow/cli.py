@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -33,6 +34,14 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+
+
+class LogLevelName(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
 
 
 @dataclass
@@ -402,14 +411,19 @@ def worker(
     sweep_every: Annotated[float, typer.Option(min=0.1, help="Task sweep seconds.")] = 60.0,
     backoff_base: Annotated[float, typer.Option(min=0)] = 2.0,
     backoff_cap: Annotated[float, typer.Option(min=0)] = 600.0,
-    metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics on this port.")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Serve /metrics on this port.")
+    ] = None,
     metrics_host: Annotated[str, typer.Option()] = "127.0.0.1",
     plugins: Annotated[bool, typer.Option(help="Load renewflow.processors plugins.")] = True,
     processor: Annotated[
         list[str] | None,
         typer.Option(help="Extra processor NAME=MODULE:CALLABLE (development); repeatable."),
     ] = None,
-    log_level: Annotated[str, typer.Option()] = "info",
+    log_level: Annotated[
+        LogLevelName | None,
+        typer.Option(case_sensitive=False, help="Default: RENEWFLOW_LOG_LEVEL, else info."),
+    ] = None,
 ) -> None:
     """Run a worker: AI tasks, the renewal sweep, scheduled notifications and their delivery.
     Stops gracefully on SIGTERM; run as many as you like."""
@@ -421,7 +435,7 @@ def worker(
     from renewflow.worker import Intervals, run_worker
 
     logging.basicConfig(
-        level=log_level.upper(),
+        level=(log_level.value if log_level else _state.settings().log_level).upper(),
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
     registry = ProcessorRegistry.default(plugins=plugins)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from renewflow.errors import InvalidInputError
@@ -14,6 +15,9 @@ from renewflow.errors import InvalidInputError
 def default_data_dir() -> Path:
     """Per-user directory for the embedded PostgreSQL and other local state."""
     return Path(platformdirs.user_data_dir("renewflow"))
+
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
 class Settings(BaseSettings):
@@ -35,9 +39,22 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     # HTTP processes of `renewflow serve`; its background worker runs once, whatever the number.
     http_processes: int = Field(default=1, ge=1)
-    pool_min_size: int = 1
-    pool_max_size: int = 10
-    log_level: str = "info"
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    log_level: LogLevel = "info"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("pool_max_size")
+    @classmethod
+    def _at_least_the_minimum(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("pool_min_size")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be at least RENEWFLOW_POOL_MIN_SIZE ({minimum})")
+        return value
 
 
 def load_settings(**overrides: object) -> Settings:
