@@ -97,7 +97,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP API (migrating the database and seeding the core workflows first)."""
-    from renewflow.serving import listening_socket, run_http
+    from renewflow.serving import StopOnSigterm, listening_socket, run_http
     from renewflow.worker import build_worker
 
     settings = _state.settings()
@@ -107,34 +107,36 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     sock = listening_socket(bind_host, bind_port)  # first: a taken port fails before any work
-    conninfo = db.owner_conninfo(settings)
-    if migrate:
-        applied = db.Migrator(conninfo).migrate()
-        if applied:
-            typer.echo(
-                f"applied {len(applied)} migration(s): {', '.join(m.label for m in applied)}"
+    with StopOnSigterm() as stop:  # from here on, SIGTERM leads to the cleanup below
+        conninfo = db.owner_conninfo(settings)
+        if migrate:
+            applied = db.Migrator(conninfo).migrate()
+            if applied:
+                labels = ", ".join(m.label for m in applied)
+                typer.echo(f"applied {len(applied)} migration(s): {labels}")
+        database = db.database_from_settings(settings, conninfo)
+        database.open()
+        background = None
+        try:
+            if seed:
+                typer.echo(_seed_core_library(database))
+            typer.echo(_how_to_authenticate(f"http://{bind_host}:{bind_port}"))
+            background = build_worker(database) if worker else None
+            if background is not None:
+                background.start()
+            run_http(
+                sock,
+                database,
+                conninfo,
+                processes=processes or settings.http_processes,
+                log_level=settings.log_level,
+                stop=stop,
             )
-    database = db.database_from_settings(settings, conninfo)
-    database.open()
-    if seed:
-        typer.echo(_seed_core_library(database))
-    typer.echo(_how_to_authenticate(f"http://{bind_host}:{bind_port}"))
-    background = build_worker(database) if worker else None
-    if background is not None:
-        background.start()
-    try:
-        run_http(
-            sock,
-            database,
-            conninfo,
-            processes=processes or settings.http_processes,
-            log_level=settings.log_level,
-        )
-    finally:
-        if background is not None:
-            background.stop()
-            background.join(30)
-        database.close()
+        finally:
+            if background is not None:
+                background.stop()
+                background.join(30)
+            database.close()
 
 
 def _how_to_authenticate(base_url: str) -> str:

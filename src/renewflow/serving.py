@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -60,16 +61,39 @@ def app_from_environment() -> FastAPI:
     return create_app(db.database_from_settings(load_settings()))
 
 
+class StopOnSigterm:
+    """From `__enter__` on, SIGTERM is remembered instead of ending the process: the server
+    stops (or never starts) and the caller's cleanup runs, as after Ctrl-C. uvicorn hands the
+    signal back once it has shut down, which would otherwise end the process on the spot."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> StopOnSigterm:
+        self._previous = signal.signal(signal.SIGTERM, self._remember)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGTERM, self._previous)
+
+    def _remember(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+
 def run_http(
-    sock: socket.socket, database: db.Database, conninfo: str, *, processes: int, log_level: str
+    sock: socket.socket,
+    database: db.Database,
+    conninfo: str,
+    *,
+    processes: int,
+    log_level: str,
+    stop: StopOnSigterm,
 ) -> None:
     """Serves the API on `sock` (from `listening_socket`; closed at the end) until interrupted:
     in this process, on `database` (opened by the caller), when `processes` is 1, else in
-    `processes` child processes that connect to `conninfo` themselves.
-
-    SIGTERM stops it as Ctrl-C does, and it returns: the caller's cleanup runs (uvicorn re-raises
-    the signal once it has shut down, which would otherwise end the process on the spot)."""
-    previous_sigterm = signal.signal(signal.SIGTERM, _return_on_sigterm)
+    `processes` child processes that connect to `conninfo` themselves. Returns at once if `stop`
+    was requested before the server started."""
     try:
         if processes == 1:
             app: FastAPI | str = create_app(database, manage_database=False)
@@ -84,31 +108,22 @@ def run_http(
             proxy_headers=False,
             lifespan="on",
         )
+        if stop.requested:
+            return
         if processes == 1:
             uvicorn.Server(config).run(sockets=[sock])
         else:
             _supervise(config, sock)
-    except _Stopped:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous_sigterm)
         sock.close()
-
-
-class _Stopped(Exception):
-    """SIGTERM arrived once the server had shut down."""
-
-
-def _return_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise _Stopped
 
 
 def _supervise(config: uvicorn.Config, sock: socket.socket) -> None:
     # uvicorn's supervisor takes over the stop signals for good: hand them back afterwards, so a
     # second Ctrl-C still interrupts the caller's cleanup
     saved = {sig: signal.getsignal(sig) for sig in SUPERVISED_SIGNALS}
-    supervisor = Multiprocess(config, sockets=[sock])
     try:
+        supervisor = Multiprocess(config, sockets=[sock])
         supervisor.run()
     finally:
         for sig, handler in saved.items():
