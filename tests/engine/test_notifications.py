@@ -507,3 +507,46 @@ def test_a_stopping_worker_hands_untried_messages_back(ladder_db: tuple[str, Dat
         smtp.stop()
     states = sorted(_email_states(db, tenant).values())
     assert states == [("pending", 0)] * 3 + [("sent", 1)] * 2  # back in the queue, uncharged
+
+
+class _BusyHook(BaseHTTPRequestHandler):
+    """429 with Retry-After: 600 the first time, then 200."""
+
+    calls: ClassVar[int] = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        _BusyHook.calls += 1
+        self.send_response(429 if _BusyHook.calls == 1 else 200)
+        if _BusyHook.calls == 1:
+            self.send_header("retry-after", "600")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_receivers_retry_after_holds_the_retry_back(ladder_db: tuple[str, Database]) -> None:
+    from renewflow.notify import OutboundMessage, enqueue
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), _BusyHook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    _BusyHook.calls = 0
+    try:
+        _, db = ladder_db
+        url = f"http://127.0.0.1:{hook.server_address[1]}/hook"
+        tenant = _overdue_customer(db, settings={"notifications": {"webhook": {"url": url}}})
+        with db.tenant_transaction(tenant) as conn:
+            enqueue(conn, OutboundMessage(recipient="war-room", title="T", message="B"), "webhook")
+        assert deliver_now(db) == (0, 1)
+        later = datetime.now(UTC)
+        assert deliver_now(db, now=later + timedelta(minutes=5)) == (
+            0,
+            0,
+        )  # backoff over, 600 s not
+        assert deliver_now(db, now=later + timedelta(minutes=11)) == (1, 0)
+    finally:
+        hook.shutdown()
+        hook.server_close()
+    assert _BusyHook.calls == 2

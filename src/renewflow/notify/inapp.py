@@ -69,6 +69,10 @@ def enqueue(conn: Connection, message: OutboundMessage, channel: str) -> UUID | 
     return row["id"] if row is not None else None
 
 
+# A receiver asking for longer than this is asked again after this.
+MAX_RETRY_AFTER = 24 * 3600.0
+
+
 def mark_sent(conn: Connection, notification_id: UUID, claim_token: UUID | None = None) -> bool:
     """Records a successful delivery of a queued (email/webhook) notification: one claimed under
     `claim_token`, or, without a token, one nobody has claimed. False otherwise (already sent,
@@ -87,7 +91,8 @@ def mark_failed(
 ) -> bool:
     """Records a failed attempt (on the same terms as `mark_sent`): status `failed`, attempts + 1,
     and `last_error` starting with "retryable:" or "permanent:" so the delivery job and a person
-    can tell them apart."""
+    can tell them apart. A retryable error's `retry_after` (the receiver's hint) holds the retry
+    back until then, when that is later than the backoff."""
     prefix = "retryable" if error.retryable else "permanent"
     # the text may quote a remote server, which may say anything; PostgreSQL text holds no NUL
     reason = str(error).replace("\x00", "")
@@ -97,6 +102,11 @@ def mark_failed(
             "notification_id": notification_id,
             "last_error": f"{prefix}: {reason}",
             "claim_token": claim_token,
+            "retry_after": (
+                min(error.retry_after, MAX_RETRY_AFTER)
+                if error.retryable and error.retry_after is not None
+                else None
+            ),
         },
     ).fetchone()
     return row is not None

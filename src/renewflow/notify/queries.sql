@@ -21,7 +21,7 @@ RETURNING id;
 -- claimed. 'sent' is final: a late second outcome for the same row changes nothing.
 UPDATE notifications
 SET status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = now(),
-    claim_token = NULL, claimed_until = NULL
+    claim_token = NULL, claimed_until = NULL, retry_not_before = NULL
 WHERE id = %(notification_id)s
   AND CASE WHEN %(claim_token)s::uuid IS NULL THEN status IN ('pending', 'failed')
            ELSE status = 'sending' AND claim_token = %(claim_token)s::uuid END
@@ -30,7 +30,8 @@ RETURNING id, attempts;
 -- name: mark_failed
 UPDATE notifications
 SET status = 'failed', attempts = attempts + 1, last_error = %(last_error)s,
-    claim_token = NULL, claimed_until = NULL
+    claim_token = NULL, claimed_until = NULL,
+    retry_not_before = now() + make_interval(secs => %(retry_after)s::double precision)
 WHERE id = %(notification_id)s
   AND CASE WHEN %(claim_token)s::uuid IS NULL THEN status IN ('pending', 'failed')
            ELSE status = 'sending' AND claim_token = %(claim_token)s::uuid END
@@ -47,7 +48,8 @@ WHERE status = 'sending' AND claimed_until < coalesce(%(now)s::timestamptz, now(
 
 -- name: claim_deliveries
 -- Queued email and webhook notifications due for an attempt: new ones, and failed ones whose
--- error was retryable, after a backoff that doubles with each attempt (30 s, 1 min, 2 min, ...).
+-- error was retryable, after a backoff that doubles with each attempt (30 s, 1 min, 2 min, ...)
+-- and not before the time the receiver asked for (Retry-After), if it asked for a later one.
 -- They become 'sending' under `token` until `claimed_until` and are sent after this transaction
 -- commits, so no lock is held while a server answers and other workers pass them by.
 WITH due AS (
@@ -58,7 +60,9 @@ WITH due AS (
     AND (n.status = 'pending'
          OR (n.status = 'failed' AND n.last_error LIKE 'retryable:%%'
              AND n.updated_at <= coalesce(%(now)s::timestamptz, now())
-                                 - make_interval(secs => 30 * power(2, n.attempts - 1))))
+                                 - make_interval(secs => 30 * power(2, n.attempts - 1))
+             AND (n.retry_not_before IS NULL
+                  OR n.retry_not_before <= coalesce(%(now)s::timestamptz, now()))))
   ORDER BY n.created_at
   LIMIT %(batch)s
   FOR UPDATE SKIP LOCKED

@@ -7,6 +7,8 @@ ALTER TABLE notifications ADD CONSTRAINT notifications_status_check
   CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'acknowledged'));
 ALTER TABLE notifications ADD COLUMN claim_token uuid;
 ALTER TABLE notifications ADD COLUMN claimed_until timestamptz;
+-- a receiver's own "try again after" (HTTP Retry-After), when it is later than the backoff
+ALTER TABLE notifications ADD COLUMN retry_not_before timestamptz;
 ALTER TABLE notifications ADD CONSTRAINT notifications_claim_while_sending
   CHECK ((status = 'sending') = (claim_token IS NOT NULL)
          AND (claim_token IS NULL) = (claimed_until IS NULL));
