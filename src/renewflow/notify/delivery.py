@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 _Q = load_queries("renewflow.notify")
 
 DELIVERY_JOB = "notify.deliver"
-# How long a claimed batch may take before its rows count as interrupted and are retried: long
-# enough for a batch whose every message meets a server's full timeout.
+# How long a claim lasts without news before its row counts as interrupted and is retried. The
+# rows still to send get a fresh lease after each message, so this bounds one message, not a batch.
 CLAIM_LEASE = timedelta(minutes=15)
 MAX_ROUNDS = 50
 
