@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -66,6 +66,42 @@ def _http_processes(pid: int) -> set[int]:
     return found
 
 
+@contextlib.contextmanager
+def _serving(
+    url: str, log_path: Path, *options: str, ready: Callable[[int], bool] = lambda pid: True
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`renewflow serve` on a free port, once /readyz answers and `ready(pid)` holds; killed at
+    the end if a test left it running."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("w+") as log:
+        command = ["serve", "--port", str(port), "--no-seed", "--no-worker", *options]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "renewflow", *command],
+            env={**os.environ, "DATABASE_URL": url, "RENEWFLOW_LOG_LEVEL": "warning"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not (ready(proc.pid) and _ready(base)):
+                assert proc.poll() is None, log.seek(0) or log.read()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+            yield proc, base
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_serve_with_two_processes_answers_and_stops_cleanly(
     migrated_url: str,
@@ -74,22 +110,12 @@ def test_serve_with_two_processes_answers_and_stops_cleanly(
     tmp_path: Path,
 ) -> None:
     _, key = make_key(tenant_factory("Serving"), "csm")
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w+")
-    command = ["serve", "--port", str(port), "--processes", "2", "--no-seed", "--no-worker"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "renewflow", *command],
-        env={**os.environ, "DATABASE_URL": migrated_url, "RENEWFLOW_LOG_LEVEL": "warning"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while len(_http_processes(proc.pid)) < 2 or not _ready(base):
-            assert proc.poll() is None, log.seek(0) or log.read()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    log = tmp_path / "serve.log"
+
+    def two_children(pid: int) -> bool:
+        return len(_http_processes(pid)) >= 2
+
+    with _serving(migrated_url, log, "--processes", "2", ready=two_children) as (proc, base):
         workers = _http_processes(proc.pid)
         assert len(workers) == 2
         with httpx.Client(base_url=base, headers=bearer(key), timeout=10) as http:
@@ -102,43 +128,13 @@ def test_serve_with_two_processes_answers_and_stops_cleanly(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        log.close()
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def test_sigterm_stops_one_process_cleanly(migrated_url: str, tmp_path: Path) -> None:
     """uvicorn re-raises SIGTERM after its shutdown, which used to end the process before its
     own cleanup (the worker's leases, the pools) could run: exit -15 instead of 0."""
-    port = free_port()
-    with (tmp_path / "serve.log").open("w+") as log:
-        command = ["serve", "--port", str(port), "--no-seed", "--no-worker"]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "renewflow", *command],
-            env={**os.environ, "DATABASE_URL": migrated_url, "RENEWFLOW_LOG_LEVEL": "warning"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not _ready(f"http://127.0.0.1:{port}"):
-                assert proc.poll() is None, log.seek(0) or log.read()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        log.seek(0)
-        assert "Traceback" not in log.read()
+    log = tmp_path / "serve.log"
+    with _serving(migrated_url, log) as (proc, _):
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert "Traceback" not in log.read_text()

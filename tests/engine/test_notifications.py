@@ -10,6 +10,7 @@ import textwrap
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -190,63 +191,53 @@ class _Hook(BaseHTTPRequestHandler):
 def test_delivery_by_email_and_webhook_with_a_visible_retry(
     ladder_db: tuple[str, Database],
 ) -> None:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message as MessageHandler
-
-    received: list[Any] = []
-
-    class Collect(MessageHandler):
-        def handle_message(self, message: Any) -> None:
-            received.append(message)
-
-    smtp_port = free_port()
-    smtp = Controller(Collect(), hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
     hook = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
     _Hook.received, _Hook.fail_first = [], 1
     try:
-        _, db = ladder_db
-        settings = {
-            "notifications": {
-                "smtp": {
-                    "host": "127.0.0.1",
-                    "port": smtp_port,
-                    "security": "none",
-                    "from_address": "renewflow@vendor.example",
-                },
-                "webhook": {
-                    "url": f"http://127.0.0.1:{hook.server_address[1]}/hook",
-                    "format": "slack",
-                },
+        with _collecting_smtp() as (smtp_port, received):
+            _, db = ladder_db
+            settings = {
+                "notifications": {
+                    "smtp": {
+                        "host": "127.0.0.1",
+                        "port": smtp_port,
+                        "security": "none",
+                        "from_address": "renewflow@vendor.example",
+                    },
+                    "webhook": {
+                        "url": f"http://127.0.0.1:{hook.server_address[1]}/hook",
+                        "format": "slack",
+                    },
+                }
             }
-        }
-        tenant = _overdue_customer(db, settings=settings)
-        run_schedule(db, _day(-15))  # manager 1, vp 2, war room 3 (webhook)
-        # 3 emails and 2 of the 3 webhook posts go through; the first post meets a 503
-        assert deliver_now(db) == (5, 1)
-        assert sorted(m["To"] for m in received) == [
-            "mia@vendor.example",
-            "mia@vendor.example",
-            "vp@vendor.example",
-        ]
-        with db.tenant_transaction(tenant) as conn:
-            waiting = conn.execute(
-                "SELECT status, attempts, last_error FROM notifications WHERE channel = 'webhook' AND status <> 'sent'"
-            ).fetchall()
-            assert [w["last_error"].split(":")[0] for w in waiting] == ["retryable"]
-            assert waiting[0]["attempts"] == 1
-        assert deliver_now(db) == (0, 0)  # too soon: the retry waits for its backoff
-        assert deliver_now(db, now=datetime.now(UTC) + timedelta(minutes=5)) == (1, 0)
-        assert len(_Hook.received) == 3
-        with db.tenant_transaction(tenant) as conn:
-            statuses = {
-                r["status"]
-                for r in conn.execute("SELECT status FROM notifications WHERE channel <> 'in_app'")
-            }
-        assert statuses == {"sent"}
+            tenant = _overdue_customer(db, settings=settings)
+            run_schedule(db, _day(-15))  # manager 1, vp 2, war room 3 (webhook)
+            # 3 emails and 2 of the 3 webhook posts go through; the first post meets a 503
+            assert deliver_now(db) == (5, 1)
+            assert sorted(m["To"] for m in received) == [
+                "mia@vendor.example",
+                "mia@vendor.example",
+                "vp@vendor.example",
+            ]
+            with db.tenant_transaction(tenant) as conn:
+                waiting = conn.execute(
+                    "SELECT status, attempts, last_error FROM notifications WHERE channel = 'webhook' AND status <> 'sent'"
+                ).fetchall()
+                assert [w["last_error"].split(":")[0] for w in waiting] == ["retryable"]
+                assert waiting[0]["attempts"] == 1
+            assert deliver_now(db) == (0, 0)  # too soon: the retry waits for its backoff
+            assert deliver_now(db, now=datetime.now(UTC) + timedelta(minutes=5)) == (1, 0)
+            assert len(_Hook.received) == 3
+            with db.tenant_transaction(tenant) as conn:
+                statuses = {
+                    r["status"]
+                    for r in conn.execute(
+                        "SELECT status FROM notifications WHERE channel <> 'in_app'"
+                    )
+                }
+            assert statuses == {"sent"}
     finally:
-        smtp.stop()
         hook.shutdown()
         hook.server_close()
 
@@ -367,42 +358,19 @@ def test_a_message_that_cannot_be_sent_fails_alone(ladder_db: tuple[str, Databas
     """A recipient the email format cannot carry fails that row, permanently; the rest of its
     batch is delivered (it used to escape and leave the whole batch claimed). A title rendered
     over several lines becomes a one-line subject."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message as MessageHandler
-
-    from renewflow.notify import OutboundMessage, enqueue
-
-    received: list[Any] = []
-
-    class Collect(MessageHandler):
-        def handle_message(self, message: Any) -> None:
-            received.append(message)
-
-    smtp_port = free_port()
-    smtp = Controller(Collect(), hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    try:
-        _, db = ladder_db
-        smtp_settings = {"host": "127.0.0.1", "port": smtp_port, "security": "none"}
-        tenant = _overdue_customer(
+    _, db = ladder_db
+    with _collecting_smtp() as (port, received):
+        tenant = _smtp_tenant(db, port)
+        _queue_emails(
             db,
-            settings={
-                "notifications": {
-                    "smtp": smtp_settings | {"from_address": "renewflow@vendor.example"}
-                }
-            },
-        )
-        with db.tenant_transaction(tenant) as conn:
-            for recipient, title in [
+            tenant,
+            [
                 ("ok@vendor.example", "Renewal\nat risk"),
                 ("bad@vendor.example\nBcc: spy@elsewhere.example", "Injected"),
                 ("also-ok@vendor.example", "Second"),
-            ]:
-                message = OutboundMessage(recipient=recipient, title=title, message="Body")
-                enqueue(conn, message, "email")
+            ],
+        )
         assert deliver_now(db) == (2, 1)
-    finally:
-        smtp.stop()
     assert sorted((m["To"], m["Subject"]) for m in received) == [
         ("also-ok@vendor.example", "Second"),
         ("ok@vendor.example", "Renewal at risk"),
@@ -425,12 +393,34 @@ def _smtp_tenant(db: Database, port: int) -> uuid.UUID:
     )
 
 
-def _queue_emails(db: Database, tenant: uuid.UUID, recipients: list[str]) -> None:
+def _queue_emails(db: Database, tenant: uuid.UUID, messages: list[tuple[str, str]]) -> None:
+    """Queues one email per (recipient, title)."""
     from renewflow.notify import OutboundMessage, enqueue
 
     with db.tenant_transaction(tenant) as conn:
-        for recipient in recipients:
-            enqueue(conn, OutboundMessage(recipient=recipient, title="T", message="B"), "email")
+        for recipient, title in messages:
+            enqueue(conn, OutboundMessage(recipient=recipient, title=title, message="B"), "email")
+
+
+@contextmanager
+def _collecting_smtp() -> Iterator[tuple[int, list[Any]]]:
+    """A local SMTP server on a free port, and the messages it receives."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message as MessageHandler
+
+    received: list[Any] = []
+
+    class Collect(MessageHandler):
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    port = free_port()
+    smtp = Controller(Collect(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        yield port, received
+    finally:
+        smtp.stop()
 
 
 def _email_states(db: Database, tenant: uuid.UUID) -> dict[str, tuple[str, int]]:
@@ -466,7 +456,7 @@ def test_a_server_reply_with_a_nul_is_recorded_and_the_queue_moves_on(
     try:
         _, db = ladder_db
         tenant = _smtp_tenant(db, port)
-        _queue_emails(db, tenant, ["odd@vendor.example", "fine@vendor.example"])
+        _queue_emails(db, tenant, [("odd@vendor.example", "T"), ("fine@vendor.example", "T")])
         assert deliver_now(db) == (1, 1)
     finally:
         smtp.stop()
@@ -495,7 +485,7 @@ def test_a_stopping_worker_hands_untried_messages_back(ladder_db: tuple[str, Dat
     try:
         _, db = ladder_db
         tenant = _smtp_tenant(db, port)
-        _queue_emails(db, tenant, [f"r{i}@vendor.example" for i in range(5)])
+        _queue_emails(db, tenant, [(f"r{i}@vendor.example", "T") for i in range(5)])
         delivered: list[int] = []
 
         def should_stop() -> bool:  # the worker is told to stop once two have gone out
