@@ -42,6 +42,20 @@ class Settings(BaseSettings):
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     log_level: LogLevel = "info"
+    # Threads serving synchronous routes in each HTTP process. A step request waits for its LLM
+    # call in one of them (holding no database connection), so this bounds the concurrent
+    # synchronous step requests a process answers; other requests are never queued behind them.
+    http_threads: int = Field(default=200, ge=8, le=4096)
+    # LLM calls of one tenant's step runs in flight at once, across every process; the rest wait
+    # in the queue (visible as `queued` runs).
+    tenant_llm_concurrency: int = Field(default=50, ge=1, le=10_000)
+    # LLM calls from one process to one provider endpoint at once.
+    provider_llm_concurrency: int = Field(default=100, ge=1, le=10_000)
+    # A step run's lease, renewed while its call runs; after a crash the step is resumable once
+    # it has passed.
+    step_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
+    # Runner threads of a worker for asynchronous step runs (each waits on one LLM call).
+    step_workers: int = Field(default=50, ge=1, le=1000)
 
     @field_validator("log_level", mode="before")
     @classmethod

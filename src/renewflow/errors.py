@@ -6,13 +6,17 @@ exit codes, each in one place (`renewflow.api.problems`, `renewflow.cli`).
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RenewflowError(Exception):
     """An error whose message is written for the person who caused it."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
+        # extra members of the problem+json body (camelCase keys): what a client acts on
+        self.details: dict[str, Any] = details
 
     def __str__(self) -> str:
         return self.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from renewflow import __version__
@@ -19,8 +20,11 @@ from renewflow.api.routes import (
     tasks,
     workflows,
 )
+from renewflow.config import Settings, load_settings
 from renewflow.db import Database
+from renewflow.engine import RunLimits, StepRunner
 from renewflow.llm import shared_clients
+from renewflow.tasks.processors import ProcessorRegistry
 
 # Literal paths under /api/workflows (context, tasks, ...) come before the /{workflowId} routes.
 ROUTERS = (
@@ -34,16 +38,23 @@ ROUTERS = (
 )
 
 
-def create_app(database: Database, *, manage_database: bool = True) -> FastAPI:
+def create_app(
+    database: Database, *, manage_database: bool = True, settings: Settings | None = None
+) -> FastAPI:
     """An app serving `database`. With `manage_database`, the app opens and closes its pools."""
+    settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A step request waits for its LLM call in a thread (holding no connection): enough
+        # threads that a burst of steps never queues the other requests behind it.
+        to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
         if manage_database:
             database.open()
         try:
             yield
         finally:
+            app.state.step_runner.close()
             app.state.llm_clients.close()
             if manage_database:
                 database.close()
@@ -56,6 +67,10 @@ def create_app(database: Database, *, manage_database: bool = True) -> FastAPI:
     )
     app.state.database = database
     app.state.llm_clients = shared_clients
+    app.state.step_runner = StepRunner(
+        database, shared_clients, limits=RunLimits.from_settings(settings)
+    )
+    app.state.processors = ProcessorRegistry.default()  # names a new task's processor may give
     problems.install(app)
     app.add_middleware(RejectNulCharacters)
     for router in ROUTERS:

@@ -114,7 +114,7 @@ async def _renewflow_error(request: Request, exc: Exception) -> JSONResponse:
                 return problem(
                     status, exc.message, errors=[{"field": exc.field, "message": exc.reason}]
                 )
-            return problem(status, exc.message)
+            return problem(status, exc.message, **exc.details)
     return await _unexpected_error(request, exc)
 
 

@@ -14,11 +14,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from renewflow.db import Connection, load_queries
-from renewflow.engine.errors import ExecutionConflict, ExecutionNotFound
+from renewflow.engine.errors import ExecutionConflict, ExecutionNotFound, StepRunning
 from renewflow.errors import InvalidInputError
 from renewflow.workflows.model import Step, WorkflowConfig
 
 _Q = load_queries("renewflow.engine")
+_RUNS = load_queries("renewflow.engine", "runs.sql")
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,21 @@ def require_current(execution: LoadedExecution, step_id: str) -> None:
         raise ExecutionConflict(f"step {step_id!r} is not the current step ({current!r})")
 
 
+def require_no_live_run(conn: Connection, execution_id: UUID) -> None:
+    """Raises StepRunning while a run of the execution is queued or running under a lease (one
+    whose lease passed is settled first: it no longer blocks anyone)."""
+    live = conn.execute(_RUNS["settle_and_find_live"], {"execution_id": execution_id}).fetchone()
+    if live is not None:
+        since = live["started_at"] or live["queued_at"]
+        raise StepRunning(
+            f"step {live['step_id']!r} is already {live['status']} (run {live['id']}, since "
+            f"{since.isoformat() if since else 'now'}); wait for it, or follow the run",
+            runId=str(live["id"]),
+            runUrl=f"/api/workflows/runs/{live['id']}",
+            stepId=live["step_id"],
+        )
+
+
 def next_step_in_order(execution: LoadedExecution, step_id: str) -> str | None:
     index, _ = execution.step(step_id)
     steps = execution.config.steps
@@ -205,6 +221,7 @@ def skip_step(conn: Connection, execution_id: UUID, step_id: str, reason: str) -
     execution = load_execution(conn, execution_id, lock=True)
     index, _ = execution.step(step_id)
     require_current(execution, step_id)
+    require_no_live_run(conn, execution_id)
     conn.execute(
         _Q["record_skipped_step"],
         {"execution_id": execution_id, "step_id": step_id, "step_index": index, "reason": reason},
@@ -218,6 +235,7 @@ def go_back(conn: Connection, execution_id: UUID) -> str:
     """Makes the step before the current one current again (its outputs stay in the history)."""
     execution = load_execution(conn, execution_id, lock=True)
     require_active(execution)
+    require_no_live_run(conn, execution_id)
     current = execution.row["current_step_id"]
     index, _ = execution.step(current)
     if index == 0:
@@ -233,6 +251,7 @@ def finish_execution(conn: Connection, execution_id: UUID, status: str = "comple
         raise InvalidInputError("status", "must be completed or cancelled")
     execution = load_execution(conn, execution_id, lock=True)
     require_active(execution)
+    require_no_live_run(conn, execution_id)
     conn.execute(
         _Q["move_execution"],
         {

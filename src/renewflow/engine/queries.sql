@@ -263,3 +263,6 @@ SELECT id FROM tenants ORDER BY id;
 
 -- name: workflow_trigger
 SELECT config -> 'trigger' AS trigger FROM workflows WHERE id = %(workflow_pk)s;
+
+-- name: today
+SELECT current_date AS today;

@@ -31,8 +31,11 @@ class LLMClient:
         *,
         database: Database | None = None,
         prices: Mapping[str, ModelPrice] = PRICES,
+        endpoint: str | None = None,
     ) -> None:
         self.provider = provider
+        # which provider endpoint the calls go to (name and base URL): per-provider limits key on it
+        self.endpoint = endpoint or provider.name
         self._database = database
         self._prices = prices
 

@@ -30,7 +30,10 @@ class LLMClients:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = LLMClient(provider_from_settings(settings))
+                client = LLMClient(
+                    provider_from_settings(settings),
+                    endpoint=f"{settings.provider}:{settings.base_url or ''}",
+                )
                 self._clients[key] = client
             return client
 

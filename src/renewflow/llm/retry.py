@@ -9,6 +9,7 @@ configuration errors.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -46,6 +47,10 @@ class RetryingProvider:
     The response's `attempts` counts every attempt and its `latency_ms` covers all of them and the
     waits between (what the caller actually waited). An error raised after retries carries
     `attempts` too.
+
+    A rate limit slows every caller of this provider down, not only the one that hit it: after a
+    429 with Retry-After, each attempt (from any thread) first waits until that time has passed,
+    instead of spending its own attempts on more 429s.
     """
 
     def __init__(
@@ -60,6 +65,18 @@ class RetryingProvider:
         self.name = inner.name
         self.default_model = inner.default_model
         self._sleep = sleep
+        self._clock = time.monotonic
+        self._not_before = 0.0
+        self._lock = threading.Lock()
+
+    def _cool_down(self, seconds: float) -> None:
+        with self._lock:
+            self._not_before = max(self._not_before, self._clock() + seconds)
+
+    def _wait_for_capacity(self) -> None:
+        wait = self._not_before - self._clock()
+        if wait > 0:
+            self._sleep(min(wait, self.policy.max_retry_after))
 
     def close(self) -> None:
         self.inner.close()
@@ -67,12 +84,17 @@ class RetryingProvider:
     def complete(self, request: LLMRequest) -> LLMResponse:
         started = time.perf_counter()
         attempt = 0
+        waited = False  # this call just waited out its own backoff: no second wait
         while True:
             attempt += 1
+            if not waited:
+                self._wait_for_capacity()
             try:
                 response = self.inner.complete(request)
             except LLMError as error:
                 error.attempts = attempt
+                if isinstance(error, LLMRateLimited) and error.retry_after is not None:
+                    self._cool_down(min(float(error.retry_after), self.policy.max_retry_after))
                 retry = attempt - 1
                 if not error.retryable or retry >= self.policy.max_retries:
                     raise
@@ -83,6 +105,7 @@ class RetryingProvider:
                 ):
                     raise
                 self._sleep(self.policy.delay(retry, error))
+                waited = True
                 continue
             elapsed = round((time.perf_counter() - started) * 1000)
             return replace(response, attempts=attempt, latency_ms=max(elapsed, response.latency_ms))

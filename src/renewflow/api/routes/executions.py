@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from renewflow import engine
 from renewflow.accounts import Role
 from renewflow.api.deps import SessionDep, require_role
 from renewflow.api.problems import PROBLEM_JSON
-from renewflow.engine.idempotency import fingerprint, once
+from renewflow.engine import StepRequest, StepRunner
+from renewflow.engine.idempotency import MAX_KEY_LENGTH, fingerprint
 from renewflow.engine.triggers import check_manual_start
-from renewflow.llm import LLMClients
+from renewflow.errors import InvalidInputError
 from renewflow.workflows import service as workflows
 
 router = APIRouter(prefix="/api/workflows", tags=["executions"])
@@ -171,52 +176,131 @@ def get_execution(execution_id: UUID, session: SessionDep) -> ExecutionDetail:
         return _detail(conn, execution_id)
 
 
-@router.post("/executions/{execution_id}/steps/{step_id}/execute")
+@router.post(
+    "/executions/{execution_id}/steps/{step_id}/execute",
+    responses={202: {"description": "Accepted (`Prefer: respond-async`): the run to follow"}},
+)
 def execute_step(
     execution_id: UUID,
     step_id: Annotated[str, Path(max_length=100)],
     session: SessionDep,
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    prefer: Annotated[str | None, Header()] = None,
     body: StepExecuteIn | None = None,
 ) -> JSONResponse:
-    """Run the current step: context, data requirements, prompt, LLM, outputs, routing,
-    artifacts, tasks and notifications. A step whose LLM answer stays invalid after a repair
-    retry fails with 502; the execution stays on the step, resumable."""
-    clients: LLMClients = request.app.state.llm_clients
+    """Run the current step: context, data requirements, processors, prompt, LLM, outputs,
+    routing, artifacts, tasks and notifications. The LLM call happens with no database connection
+    held. A step whose LLM answer stays invalid after a repair retry fails with 502; the execution
+    stays on the step, resumable. While another request runs a step of the execution: 409 naming
+    its run (the same `Idempotency-Key` instead waits for that run's result).
+
+    `Prefer: respond-async` answers 202 at once with the run (`Location` to poll, `/events` to
+    follow as Server-Sent Events); a worker runs it."""
+    runner: StepRunner = request.app.state.step_runner
     body = body or StepExecuteIn()
+    if idempotency_key is not None and not (
+        idempotency_key.strip() and len(idempotency_key) <= MAX_KEY_LENGTH
+    ):
+        raise InvalidInputError("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
+    asynchronous = _prefers_async(prefer)
+    principal = session.principal
+    step_request = StepRequest(
+        extra_data=body.context.get("data") if body.context else None,
+        given_outputs=body.outputs,
+        actor_user_id=principal.user_id,
+        actor_role=principal.role.value,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint(
+            "execute", str(execution_id), step_id, body.model_dump(mode="json"), asynchronous
+        ),
+    )
+    answer = runner.run(
+        session.transaction,
+        execution_id=execution_id,
+        step_id=step_id,
+        request=step_request,
+        asynchronous=asynchronous,
+    )
+    headers: dict[str, str] = {}
+    if answer.accepted:
+        headers["Location"] = f"/api/workflows/runs/{answer.run_id}"
+        if asynchronous:
+            headers["Preference-Applied"] = "respond-async"
+    media = PROBLEM_JSON if answer.status >= 400 else "application/json"
+    return JSONResponse(answer.body, status_code=answer.status, media_type=media, headers=headers)
+
+
+def _prefers_async(prefer: str | None) -> bool:
+    """RFC 7240: `Prefer: respond-async` (among other preferences, any case)."""
+    if not prefer:
+        return False
+    return any(part.split(";")[0].strip().lower() == "respond-async" for part in prefer.split(","))
+
+
+@router.get("/runs")
+def list_runs(
+    session: SessionDep,
+    status: Literal["queued", "running", "completed", "failed", "skipped"] | None = None,
+    executionId: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Step runs, newest first: what is queued, running or done."""
     with session.transaction() as conn:
-
-        def run() -> tuple[int, dict[str, Any]]:
-            outcome = engine.execute_step(
-                conn,
-                clients,
-                execution_id=execution_id,
-                step_id=step_id,
-                extra_data=body.context.get("data") if body.context else None,
-                given_outputs=body.outputs,
-                idempotency_key=idempotency_key,
-                actor_role=session.principal.role.value,
-            )
-            result = outcome.as_response()
-            if outcome.failed:
-                return 502, {
-                    "type": "about:blank",
-                    "title": "Bad gateway",
-                    "status": 502,
-                    "detail": outcome.error,
-                    **result,
-                }
-            return 200, result
-
-        status, payload = once(
-            conn,
-            idempotency_key,
-            fingerprint("execute", str(execution_id), step_id, body.model_dump(mode="json")),
-            run,
+        items, total = engine.list_runs(
+            conn, status=status, execution_id=executionId, limit=limit, offset=offset
         )
-    media = PROBLEM_JSON if status >= 400 else "application/json"
-    return JSONResponse(payload, status_code=status, media_type=media)
+    return {"items": items, "total": total}
+
+
+@router.get("/runs/{run_id}")
+def get_run(run_id: UUID, session: SessionDep) -> dict[str, Any]:
+    """A step run: queued, running, completed (with the step's response as `result`), failed
+    (with its `error`) or skipped."""
+    with session.transaction() as conn:
+        return engine.get_run(conn, run_id)
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def follow_run(run_id: UUID, session: SessionDep) -> StreamingResponse:
+    """The run as Server-Sent Events: one event per state it reaches (`queued`, `running`,
+    then `completed`, `failed` or `skipped`, each carrying the run), then the stream ends."""
+
+    def read() -> dict[str, Any]:
+        with session.transaction() as conn:
+            return engine.get_run(conn, run_id)
+
+    first = await run_in_threadpool(read)  # a missing run is a 404 before the stream starts
+
+    async def events() -> AsyncIterator[str]:
+        run, sent, number, quiet = first, None, 0, 0.0
+        pause = 0.05
+        while True:
+            if run["status"] != sent:
+                number += 1
+                sent = run["status"]
+                yield f"id: {number}\nevent: {sent}\ndata: {json.dumps(run)}\n\n"
+                if sent in engine.TERMINAL_RUN_STATES:
+                    return
+                pause = 0.05
+            elif quiet >= 15.0:
+                yield ": still waiting\n\n"  # keeps proxies from closing an idle stream
+                quiet = 0.0
+            await asyncio.sleep(pause)
+            quiet += pause
+            pause = min(0.5, pause * 1.5)
+            run = await run_in_threadpool(read)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.post("/executions/{execution_id}/steps/{step_id}/skip")
