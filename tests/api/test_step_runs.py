@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-
 from bench.fake_openai import FakeOpenAI
+
 from renewflow.db import Database
 from renewflow.engine import StepRunner
 from renewflow.jobs import WorkerConfig

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from bench.fake_openai import FakeOpenAI
+
 from renewflow.db import Database
 from renewflow.engine import RunLimits, StepRequest, StepRunner, start_execution
 from renewflow.engine.errors import StepRunning
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def core_workflows(database: Database) -> None:
     with database.service_transaction() as conn:
         seed_core(conn, core_library())
+
 
 TERMS_CHECK = {
     "id": "terms-check",
@@ -129,7 +130,8 @@ def test_sigkill_between_the_answer_and_the_finish_leaves_the_step_resumable(
                 "SELECT id, status FROM workflow_step_executions WHERE workflow_execution_id = %s",
                 (execution,),
             ).fetchall()
-        assert calls is not None and calls["n"] == 1  # recorded before the finish
+        assert calls is not None
+        assert calls["n"] == 1
         assert [r["status"] for r in rows] == ["running"]
         assert calls["step"] == str(rows[0]["id"])
 
@@ -167,4 +169,5 @@ def test_sigkill_between_the_answer_and_the_finish_leaves_the_step_resumable(
         assert load_execution(conn, execution).row["status"] == "completed"
     assert calls == {"n": 2, "attempts": 2}  # one per attempt
     assert [s["status"] for s in states] == ["failed", "completed"]
-    assert terms is not None and terms["terms"]["agreedARR"] >= 0
+    assert terms is not None
+    assert terms["terms"]["agreedARR"] >= 0

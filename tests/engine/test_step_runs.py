@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 import pytest
-
 from bench.fake_openai import FakeOpenAI
+
 from renewflow import engine
 from renewflow.db import Connection, Database
 from renewflow.engine import RunLimits, StepRequest, StepRunner
@@ -142,7 +142,8 @@ def test_no_connection_or_lock_is_held_while_the_model_answers(
             ).fetchone()
         assert idle == (0,)
         thread.join(10)
-    assert done and done[0].status == 200
+    assert done
+    assert done[0].status == 200
 
 
 def test_two_concurrent_requests_for_one_step_make_one_llm_call(
@@ -174,7 +175,8 @@ def test_two_concurrent_requests_for_one_step_make_one_llm_call(
         thread.join(10)
     conflicts = [r for r in results if isinstance(r, StepRunning)]
     answers = [r for r in results if not isinstance(r, StepRunning)]
-    assert len(conflicts) == 1 and len(answers) == 1
+    assert len(conflicts) == 1
+    assert len(answers) == 1
     assert answers[0].status == 200
     assert conflicts[0].details["runId"] == str(answers[0].run_id)
     assert fake.requests == 1
@@ -282,7 +284,8 @@ def test_an_asynchronous_run_is_queued_then_run_by_the_worker(
         request=request(world),
         asynchronous=True,
     )
-    assert accepted.status == 202 and accepted.accepted
+    assert accepted.status == 202
+    assert accepted.accepted
     assert accepted.body["status"] == "queued"
     assert fake.requests == 0
     worker = runner.worker(WorkerConfig(concurrency=2, poll_interval=0.1, lease_seconds=5))
@@ -294,7 +297,8 @@ def test_an_asynchronous_run_is_queued_then_run_by_the_worker(
         worker.join(10)
     assert run["result"]["success"] is True
     assert run["result"]["nextStep"]["stepId"] == "value-risk-analysis"
-    assert run["startedAt"] is not None and run["completedAt"] is not None
+    assert run["startedAt"] is not None
+    assert run["completedAt"] is not None
     assert fake.requests == 1
 
 
@@ -362,12 +366,15 @@ def test_an_after_processor_runs_with_its_own_transaction(
     runner = runner_for(database, clients)
     execution = world.executions[0]
     run = as_user(database, world)
-    assert runner.run(
-        run,
-        execution_id=execution,
-        step_id="emergency-status-check",
-        request=request(world),
-    ).status == 200
+    assert (
+        runner.run(
+            run,
+            execution_id=execution,
+            step_id="emergency-status-check",
+            request=request(world),
+        ).status
+        == 200
+    )
     approved = runner.run(
         run,
         execution_id=execution,
@@ -444,7 +451,8 @@ def test_a_failing_processor_fails_the_step_and_leaves_it_resumable(
             (answer.run_id,),
         ).fetchone()
     assert state == {"status": "active", "current_step_id": "outcome-resolution"}
-    assert failed is not None and failed["status"] == "failed"
+    assert failed is not None
+    assert failed["status"] == "failed"
     assert "CRM unreachable" in failed["error_message"]
     again = working.run(
         run,

@@ -26,7 +26,12 @@ class World:
 
 def fake_llm_settings(url: str) -> dict[str, Any]:
     """A tenant's `settings.llm` for the local fake OpenAI-compatible server."""
-    return {"provider": "openai-compatible", "base_url": url, "model": "fake-model", "max_retries": 3}
+    return {
+        "provider": "openai-compatible",
+        "base_url": url,
+        "model": "fake-model",
+        "max_retries": 3,
+    }
 
 
 def make_world(
