@@ -1,5 +1,5 @@
 """Step executions per second, end to end with the mock LLM provider: through the engine function
-(`renewflow.engine.execute_step`, one tenant transaction per step) with 1 and 2 threads, and
+(`renewflow.engine.StepRunner.run`: claim, call, fenced finish) with 1 and 2 threads, and
 through the HTTP API (`renewflow serve` on 127.0.0.1, several concurrent keep-alive clients), in the
 same run.
 
@@ -9,10 +9,11 @@ creates a fresh database, seeds the core workflow library, and drops the databas
 
 - World: one tenant on the default (mock) provider; customers 130 days from renewal with a risk
   score and two usage points, so the sweep gives each an active Prepare execution.
-- A step execution is everything `execute_step` does: lock and load the execution, build the
-  context, check dataRequired, render the prompts, call the (mock) LLM and record the call,
-  validate the outputs, store them, render artifacts, create tasks, fire notifications, route and
-  advance. Each customer runs Prepare's first two steps (`data-snapshot`, then
+- A step execution is everything a step request does: claim the step (lock and load the
+  execution, build the context, check dataRequired, render the prompts, write the run under a
+  lease), call the (mock) LLM with nothing held and record the call, then the fenced finish
+  (validate the outputs, store them, render artifacts, create tasks, fire notifications, route
+  and advance). Each customer runs Prepare's first two steps (`data-snapshot`, then
   `value-risk-analysis`, whose prompt reads the first one's outputs and which renders an
   artifact), in order; the customers are shared out between the threads or HTTP clients.
 - Each mode gets customers of its own; a short warm-up on other customers runs first.
@@ -36,6 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -43,7 +45,7 @@ import httpx
 from bench.scratch import scratch_database, vacuum_analyze
 from renewflow import accounts
 from renewflow.db import Database
-from renewflow.engine import execute_step, sweep
+from renewflow.engine import StepRequest, StepRunner, sweep
 from renewflow.llm import LLMClients
 from renewflow.workflows.files import core_library
 from renewflow.workflows.seed import seed_core
@@ -122,15 +124,20 @@ def _run_threads(
 def engine_rate(
     database: Database, tenant: UUID, executions: Sequence[UUID], threads: int
 ) -> float:
-    llm = LLMClients()
+    runner = StepRunner(database, LLMClients())
+    request = StepRequest(actor_role="admin")
+
+    def transaction() -> Any:
+        return database.tenant_transaction(tenant)
 
     def work(_: int, mine: list[UUID]) -> None:
         for execution_id in mine:
             for step_id in STEPS:
-                with database.tenant_transaction(tenant) as conn:
-                    outcome = execute_step(conn, llm, execution_id=execution_id, step_id=step_id)
-                if outcome.failed:
-                    raise RuntimeError(f"step failed: {outcome.error}")
+                answer = runner.run(
+                    transaction, execution_id=execution_id, step_id=step_id, request=request
+                )
+                if answer.status != 200:
+                    raise RuntimeError(f"step failed: {answer.body}")
 
     return _run_threads(threads, executions, work)
 

@@ -278,10 +278,11 @@ def workflows_validate(
         list[Path], typer.Argument(help="Workflow files (.yaml, .yml, .json) or directories.")
     ],
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the errors as a JSON array.")
+        bool, typer.Option("--json", help="Print the errors and warnings as a JSON array.")
     ] = False,
 ) -> None:
-    """Validate workflow configs: one line per error with its JSON path; exit 1 on any error."""
+    """Validate workflow configs: one line per error with its JSON path; exit 1 on any error.
+    Warnings (spec keys read as ours) go to stderr and leave the exit status 0."""
     import json
 
     from renewflow.workflows.files import validate_files
@@ -291,8 +292,8 @@ def workflows_validate(
         typer.echo(json.dumps([issue.as_dict() for issue in issues], indent=2))
     else:
         for issue in issues:
-            typer.echo(str(issue))
-    if issues:
+            typer.echo(str(issue), err=issue.severity == "warning")
+    if any(issue.severity == "error" for issue in issues):
         sys.exit(1)
     if not as_json:
         typer.echo("all workflows are valid")
@@ -370,10 +371,11 @@ def workflows_import(
     from renewflow.workflows.files import expand_paths, load_config, validate_files
 
     issues = validate_files(paths)
-    if issues:
-        for issue in issues:
-            typer.echo(str(issue), err=True)
-        _fail(f"{len(issues)} validation error(s): nothing imported", 1)
+    for issue in issues:
+        typer.echo(str(issue), err=True)
+    errors = [issue for issue in issues if issue.severity == "error"]
+    if errors:
+        _fail(f"{len(errors)} validation error(s): nothing imported", 1)
     configs = [
         load_config(path.read_text(encoding="utf-8"), str(path)) for path in expand_paths(paths)
     ]

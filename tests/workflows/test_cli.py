@@ -71,13 +71,60 @@ def test_validate_json_output(tmp_path: Path) -> None:
             "file": str(path),
             "path": "trigger.daysUntilRenewal",
             "message": "min (5) is greater than max (1)",
+            "severity": "error",
         },
         {
             "file": str(path),
             "path": "steps[0].routing.routes[0].nextStep",
             "message": 'no step named "escalate"',
+            "severity": "error",
         },
     ]
+
+
+def spec_keyed(tmp_path: Path) -> Path:
+    data = config()
+    data["steps"][1]["conditional"] = "{{customer.hasAccountPlan}}"
+    path = tmp_path / "spec-keyed.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+SPEC_KEY_WARNING = (
+    'steps[1].conditional: warning: "conditional" is the spec\'s name for "condition": read as '
+    'steps[1].condition; write "condition" instead'
+)
+
+
+def test_validate_prints_warnings_on_stderr_and_exits_0(tmp_path: Path) -> None:
+    path = spec_keyed(tmp_path)
+    result = run("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [f"{path}: {SPEC_KEY_WARNING}"]
+    assert result.stdout == "all workflows are valid\n"
+
+
+def test_validate_json_output_marks_warnings(tmp_path: Path) -> None:
+    path = spec_keyed(tmp_path)
+    result = run("validate", "--json", str(path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {
+            "file": str(path),
+            "path": "steps[1].conditional",
+            "message": SPEC_KEY_WARNING.split(": warning: ", 1)[1],
+            "severity": "warning",
+        }
+    ]
+
+
+def test_warnings_and_errors_together_exit_1(tmp_path: Path) -> None:
+    spec_keyed(tmp_path)
+    broken(tmp_path)
+    result = run("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert len(result.stdout.splitlines()) == 2
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_unparseable_and_missing_files_are_errors(tmp_path: Path) -> None:
@@ -159,6 +206,24 @@ def test_import_then_export_round_trip(make_database: Callable[[], str], tmp_pat
     back = run("import", str(out), "--tenant", tenant, url=url)
     assert back.returncode == 0, back.stderr
     assert back.stdout == "workflows: 7 created, 0 updated, 2 unchanged\n"
+
+
+def test_import_maps_spec_keys_with_a_warning(
+    make_database: Callable[[], str], tmp_path: Path
+) -> None:
+    url = make_database()
+    Migrator(url).migrate()
+    tenant = _tenant(url)
+    path = spec_keyed(tmp_path)
+    imported = run("import", str(path), "--tenant", tenant, url=url)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stderr.splitlines() == [f"{path}: {SPEC_KEY_WARNING}"]
+    assert imported.stdout == "workflows: 1 created, 0 updated, 0 unchanged\n"
+    exported = json.loads(
+        run("export", "sample", "--tenant", tenant, "--format", "json", url=url).stdout
+    )
+    assert exported["steps"][1]["condition"] == "{{customer.hasAccountPlan}}"
+    assert "conditional" not in exported["steps"][1]
 
 
 def test_import_of_an_invalid_file_imports_nothing(

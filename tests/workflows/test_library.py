@@ -49,16 +49,43 @@ def test_the_spec_playbooks_have_their_day_ranges() -> None:
     assert ranges["overdue"] == (-90, -1)
 
 
+def test_emergency_has_the_spec_steps_and_notifications() -> None:
+    emergency = _by_id("emergency")
+    assert [step.id for step in emergency.steps] == [
+        "emergency-status-check",
+        "team-escalation",
+        "final-push",
+        "outcome-resolution",
+    ]
+    assert [n.id for n in emergency.notifications] == [
+        "manager-acknowledgment",
+        "high-value-alert",
+        "strategic-account-notice",
+        "team-escalation",
+        "plan-rejected",
+    ]
+
+
 def test_emergency_requires_manager_approval_before_acting() -> None:
     emergency = _by_id("emergency")
     approval = [step for step in emergency.steps if step.type == "approval"]
-    assert [step.id for step in approval] == ["manager-approval"]
+    assert [step.id for step in approval] == ["team-escalation"]
+    assert approval[0].execution.processor == "approval.manager"
     # The final push is reached only through an approved route.
     assert approval[0].routing is not None
     assert [r.next_step for r in approval[0].routing.routes] == ["final-push"]
-    assert emergency.steps[1].id == "manager-approval"
+    assert approval[0].routing.default_route == "outcome-resolution"
+    assert emergency.steps[1].id == "team-escalation"
     alerts = [n for n in emergency.notifications if n.condition and "250000" in n.condition]
     assert alerts, "no high-value alert"
+
+
+def test_emergency_escalates_to_the_account_team_and_the_vp_once_approved() -> None:
+    emergency = _by_id("emergency")
+    escalation = next(n for n in emergency.notifications if n.id == "team-escalation")
+    assert escalation.action_triggered == "team-escalation"
+    assert escalation.condition == "{{outputs.team-escalation.approved}}"
+    assert escalation.recipients == ["{{accountTeam.allEmails}}", "{{company.vpCustomerSuccess}}"]
 
 
 def test_overdue_escalates_at_7_8_15_22_and_30_days() -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
 from renewflow import accounts
-from renewflow.db import Database, Migrator
+from renewflow.db import Connection, Database, Migrator
 from renewflow.errors import InvalidInputError
 from renewflow.workflows import WorkflowConfig, service
 from renewflow.workflows.errors import (
@@ -20,10 +21,11 @@ from renewflow.workflows.errors import (
     WorkflowNotFound,
     WorkflowReadOnly,
 )
-from renewflow.workflows.files import core_library
+from renewflow.workflows.files import core_library, load_config
 from renewflow.workflows.seed import seed_core
 from tests.workflows.factory import config as sample_config
 from tests.workflows.factory import step
+from tests.workflows.test_vocabulary import SPEC_EXAMPLE, SPEC_KEYS, keys_anywhere, spec_example
 
 
 @pytest.fixture(scope="module")
@@ -274,3 +276,116 @@ def test_a_stale_etag_is_a_conflict(seeded: Database, tenant: uuid.UUID) -> None
         stale = service.ETag(row["id"], row["revision"] + 1)
         with pytest.raises(WorkflowConflict, match="changed since you read it"):
             service.save_draft(conn, tenant, None, workflow_id="sample", draft={}, expected=stale)
+
+
+# --- the spec's key names -----------------------------------------------------------------------
+
+
+def spec_keyed() -> dict[str, Any]:
+    data = sample_config()
+    data["steps"][1]["conditional"] = "{{customer.hasAccountPlan}}"
+    return data
+
+
+def stored_config(conn: Connection, tenant: uuid.UUID, column: str = "config") -> Any:
+    query = {
+        "config": "SELECT config AS c FROM workflows WHERE tenant_id = %s AND workflow_id = 'sample'",
+        "draft": "SELECT draft_config AS c FROM workflows WHERE tenant_id = %s AND workflow_id = 'sample'",
+    }[column]
+    row = conn.execute(query, (tenant,)).fetchone()
+    assert row is not None
+    return row["c"]
+
+
+def test_create_stores_spec_keys_under_ours_and_returns_the_warnings(
+    seeded: Database, tenant: uuid.UUID
+) -> None:
+    with seeded.tenant_transaction(tenant) as conn:
+        row = service.create_workflow(conn, tenant, None, workflow_id="sample", config=spec_keyed())
+        stored = stored_config(conn, tenant)
+        version = service.get_version(conn, tenant, "sample", 1)
+    assert [(w.path, w.severity) for w in row["warnings"]] == [("steps[1].conditional", "warning")]
+    assert stored["steps"][1]["condition"] == "{{customer.hasAccountPlan}}"
+    assert "conditional" not in stored["steps"][1]
+    assert version["config"] == stored
+
+
+def test_create_refuses_both_names_on_one_object(seeded: Database, tenant: uuid.UUID) -> None:
+    both = spec_keyed()
+    both["steps"][1]["condition"] = "{{customer.tier}}"
+    with pytest.raises(ValidationFailed) as raised:
+        with seeded.tenant_transaction(tenant) as conn:
+            service.create_workflow(conn, tenant, None, workflow_id="sample", config=both)
+    assert raised.value.errors == [
+        (
+            "body.config.steps[1].conditional",
+            'use one of "conditional" (the spec\'s name) or "condition", not both',
+        )
+    ]
+
+
+def test_a_draft_is_stored_under_our_keys_and_publishes_without_spec_keys(
+    seeded: Database, tenant: uuid.UUID
+) -> None:
+    with seeded.tenant_transaction(tenant) as conn:
+        row = service.create_workflow(
+            conn, tenant, None, workflow_id="sample", config=sample_config()
+        )
+        assert row["warnings"] == []
+        draft = spec_keyed()
+        draft["steps"][0]["conditionalLogic"] = {"defaultRoute": "act"}
+        saved = service.save_draft(
+            conn, tenant, None, workflow_id="sample", draft=draft, expected=service.ETag.of(row)
+        )
+        stored_draft = stored_config(conn, tenant, "draft")
+        published = service.publish(conn, tenant, workflow_id="sample")
+        stored = stored_config(conn, tenant)
+    assert [w.path for w in saved["warnings"]] == [
+        "steps[0].conditionalLogic",
+        "steps[1].conditional",
+    ]
+    assert stored_draft["steps"][0]["routing"] == {"defaultRoute": "act"}
+    assert stored_draft["steps"][1]["condition"] == "{{customer.hasAccountPlan}}"
+    assert published["warnings"] == []
+    assert published["current_version"] == 2
+    assert stored["steps"][0]["routing"] == {"defaultRoute": "act", "routes": []}
+
+
+def test_the_spec_example_imports_through_the_service(seeded: Database, tenant: uuid.UUID) -> None:
+    written = spec_example()
+    with seeded.tenant_transaction(tenant) as conn:
+        first = service.import_configs(conn, tenant, [written])
+        stored = service.get_workflow(conn, tenant, "critical")
+        loaded = load_config(SPEC_EXAMPLE.read_text(encoding="utf-8"), SPEC_EXAMPLE.name)
+        again = service.import_configs(conn, tenant, [loaded])
+    assert first.created == ["critical"]
+    assert [w.path for w in first.warnings] == [
+        "critical.steps[1].conditional",
+        "critical.steps[2].conditionalLogic",
+        "critical.notifications[1].conditional",
+    ]
+    assert stored["is_core"] is False
+    assert stored["overrides_core"] is True
+    assert stored["config"]["steps"][0]["type"] == "conditional_routing"
+    assert keys_anywhere(stored["config"]) & SPEC_KEYS == set()
+    assert again.unchanged == ["critical"]
+    assert again.warnings == []
+
+
+def test_an_invalid_config_given_as_data_imports_nothing(
+    seeded: Database, tenant: uuid.UUID
+) -> None:
+    bad = spec_example()
+    bad["steps"][2]["conditionalLogic"]["routes"][0]["condition"] = "{{outputs.nowhere.done}}"
+    with pytest.raises(ValidationFailed) as raised:
+        with seeded.tenant_transaction(tenant) as conn:
+            service.import_configs(conn, tenant, [sample_config(), bad])
+    assert raised.value.errors == [
+        (
+            "critical.steps[2].conditionalLogic.routes[0].condition",
+            '"outputs.nowhere.done" reads the outputs of no step named "nowhere"',
+        )
+    ]
+    with seeded.tenant_transaction(tenant) as conn:
+        with pytest.raises(WorkflowNotFound):
+            service.list_versions(conn, tenant, "sample")

@@ -23,7 +23,7 @@ def test_model_errors_carry_their_path() -> None:
     bad["trigger"]["daysUntilRenewal"]["min"] = "soon"
     assert messages(bad) == [
         "trigger.daysUntilRenewal.min: input should be a valid integer, unable to parse string as an integer",
-        "steps[0].type: input should be 'analysis', 'planning', 'action', 'approval', 'communication' or 'decision'",
+        "steps[0].type: input should be 'analysis', 'planning', 'action', 'approval', 'communication', 'decision' or 'conditional_routing'",
         "steps[1].name: required",
     ]
 
@@ -272,4 +272,169 @@ def test_ids_of_sibling_api_routes_are_reserved() -> None:
     assert messages(config(id="from-template")) == [
         'id: "from-template" is reserved (the API route /api/workflows/from-template); '
         "choose another id"
+    ]
+
+
+# --- conditional_routing steps ------------------------------------------------------------------
+
+
+def router(**extra: Any) -> dict[str, Any]:
+    """A routing-only first step: high risk goes to escalate, everything else to act."""
+    data: dict[str, Any] = {
+        "id": "route",
+        "name": "Route",
+        "type": "conditional_routing",
+        "description": "Route on the risk score.",
+        "routing": {
+            "routes": [{"condition": "{{gte intelligence.riskScore 70}}", "nextStep": "escalate"}],
+            "defaultRoute": "act",
+        },
+    }
+    data.update(extra)
+    return data
+
+
+def routed(first: dict[str, Any]) -> dict[str, Any]:
+    return config(steps=[first, step("escalate", routing={"defaultRoute": "act"}), step("act")])
+
+
+def test_a_conditional_routing_step_needs_no_execution() -> None:
+    assert messages(routed(router())) == []
+    assert messages(routed(router(execution={}))) == []
+
+
+def test_a_conditional_routing_step_must_route() -> None:
+    unrouted = router()
+    del unrouted["routing"]
+    assert messages(config(steps=[unrouted, step("act")])) == [
+        "steps[0].routing: required: a conditional_routing step only routes (give it routes or "
+        "a defaultRoute)"
+    ]
+    assert messages(config(steps=[router(routing={}), step("act")])) == [
+        "steps[0].routing: a conditional_routing step needs at least one route or a defaultRoute",
+        'steps[1]: step "act" cannot be reached from the first step ("route")',
+    ]
+
+
+def test_a_conditional_routing_step_runs_nothing_and_produces_nothing() -> None:
+    task = {"id": "call", "title": "Call {{customer.name}}", "owner": "csm", "dueInDays": 1}
+    artifact = {
+        "id": "brief",
+        "type": "report",
+        "title": "Brief",
+        "sections": [{"title": "Risk", "content": "{{intelligence.riskScore}}"}],
+    }
+    busy = router(
+        execution={
+            "llmPrompt": "Route {{customer.name}}.",
+            "processor": "health.snapshot",
+            "outputs": {"type": "object", "properties": {"go": {"type": "boolean"}}},
+        },
+        artifacts=[artifact],
+        tasks=[task],
+    )
+    assert messages(routed(busy)) == [
+        "steps[0].execution.llmPrompt: not allowed on a conditional_routing step: the engine "
+        "evaluates its routes without an LLM call",
+        "steps[0].execution.processor: not allowed on a conditional_routing step: nothing runs "
+        "on it, the engine only evaluates its routes",
+        "steps[0].execution.outputs: not allowed on a conditional_routing step: it produces no "
+        "outputs (its routes read the context and earlier steps' outputs)",
+        "steps[0].artifacts: not allowed on a conditional_routing step: it only routes; give the "
+        "artifacts to a step of another type",
+        "steps[0].tasks: not allowed on a conditional_routing step: it only routes; give the "
+        "tasks to a step of another type",
+    ]
+
+
+def test_nothing_reads_the_outputs_of_a_conditional_routing_step() -> None:
+    own = router(
+        routing={"routes": [{"condition": "{{outputs.route.go}}", "nextStep": "escalate"}]}
+    )
+    later = step("act", execution={"llmPrompt": "{{outputs.route.go}}"})
+    assert messages(config(steps=[own, step("escalate"), later])) == [
+        'steps[0].routing.routes[0].condition: "outputs.route.go": step "route" is a '
+        "conditional_routing step, it has no outputs",
+        'steps[2].execution.llmPrompt: "outputs.route.go": step "route" is a '
+        "conditional_routing step, it has no outputs",
+    ]
+
+
+def test_a_conditional_routing_step_reads_earlier_outputs() -> None:
+    late = router(
+        id="route",
+        routing={
+            "routes": [{"condition": "{{eq outputs.assess.risk 'high'}}", "nextStep": "escalate"}],
+            "defaultRoute": "act",
+        },
+    )
+    steps = [step("assess"), late, step("escalate", routing={"defaultRoute": "act"}), step("act")]
+    assert messages(config(steps=steps)) == []
+
+
+# --- step conditions ----------------------------------------------------------------------------
+
+
+def test_a_step_condition_is_a_checked_template() -> None:
+    assert (
+        messages(config(steps=[step("assess"), step("act", condition="{{gt customer.arr 0}}")]))
+        == []
+    )
+    broken = config(steps=[step("assess"), step("act", condition="{{#if customer.arr}}")])
+    found = messages(broken)
+    assert len(found) == 1
+    assert found[0].startswith("steps[1].condition: template error: ")
+    unknown = config(steps=[step("assess"), step("act", condition="{{account.arr}}")])
+    assert messages(unknown) == [
+        'steps[1].condition: unknown variable "account.arr": variables start with customer, csm, '
+        "workflow, company, accountTeam, intelligence, data, outputs"
+    ]
+
+
+def test_a_step_condition_reads_only_the_outputs_of_earlier_steps() -> None:
+    earlier = step("act", condition="{{eq outputs.assess.risk 'high'}}")
+    assert messages(config(steps=[step("assess"), earlier])) == []
+    own = step("act", condition="{{outputs.act.risk}}")
+    assert messages(config(steps=[step("assess"), own])) == [
+        'steps[1].condition: "outputs.act.risk" reads the outputs of step "act", which cannot '
+        "have run before this point"
+    ]
+
+
+def test_a_step_with_a_condition_may_be_skipped_to_the_next_step() -> None:
+    # Routed straight to close, act is reachable only because assess can be skipped.
+    assess = step(
+        "assess", condition="{{customer.hasAccountPlan}}", routing={"defaultRoute": "close"}
+    )
+    assert messages(config(steps=[assess, step("act"), step("close")])) == []
+
+
+# --- step processors ----------------------------------------------------------------------------
+
+
+def processing(name: str) -> dict[str, Any]:
+    return config(steps=[step("assess", execution={"processor": name}), step("act")])
+
+
+def test_built_in_processors_are_known() -> None:
+    for name in (
+        "approval.manager",
+        "renewal.record-terms",
+        "renewal.confirm-signature",
+        "renewal.record-outcome",
+        "health.snapshot",
+    ):
+        assert messages(processing(name)) == [], name
+
+
+def test_an_unknown_processor_is_refused_with_the_known_names() -> None:
+    found = validate_config(processing("renewal.teleport"), processors={"b.two", "a.one"})
+    assert [str(issue) for issue in found] == [
+        'steps[0].execution.processor: unknown step processor "renewal.teleport": known '
+        "processors are a.one, b.two"
+    ]
+    assert [str(i) for i in validate_config(processing("a.one"), processors={"a.one"})] == []
+    assert [str(i) for i in validate_config(processing("a.one"), processors=set())] == [
+        'steps[0].execution.processor: unknown step processor "a.one": no step processors are '
+        "registered"
     ]

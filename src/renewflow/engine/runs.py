@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from renewflow.db import Connection, Database, load_queries
 from renewflow.engine.errors import RunLeaseLost, RunNotFound
+from renewflow.engine.executions import LoadedExecution
 from renewflow.engine.limits import ProviderSlots, RunLimits
 from renewflow.engine.steps import (
     CallDeps,
@@ -32,6 +33,7 @@ from renewflow.engine.steps import (
     Transaction,
     call_step,
     claim_step,
+    finish_in_claim,
     finish_step,
     prepare_leased,
     requeue_rate_limited,
@@ -40,6 +42,7 @@ from renewflow.errors import RenewflowError
 from renewflow.jobs import Lease, Outcome, Worker, WorkerConfig
 from renewflow.jobs.worker import default_worker_name
 from renewflow.llm import LLMClients
+from renewflow.workflows.model import Step
 from renewflow.workflows.processors import StepProcessorRegistry, default_registry
 
 log = logging.getLogger(__name__)
@@ -109,7 +112,12 @@ class StepRunner:
                     limits=self.limits,
                     worker=self.name,
                     run_now=not asynchronous,
+                    inline=self._inline,
                 )
+                if isinstance(claim, Claimed) and claim.inline:
+                    result = call_step(claim.run, self.deps(claim.run, record_now=False))
+                    outcome = finish_in_claim(conn, claim.run, result)
+                    return RunAnswer(*outcome.http(), run_id=claim.run.run_id)
             if isinstance(claim, Finished):
                 return RunAnswer(*claim.outcome.http(), run_id=claim.outcome.step_execution_id)
             if isinstance(claim, Replayed):
@@ -138,13 +146,21 @@ class StepRunner:
             if keep_lease:
                 self.keeper.drop(run)
 
-    def deps(self, run: StepRun) -> CallDeps:
+    def deps(self, run: StepRun, *, record_now: bool = True) -> CallDeps:
         return CallDeps(
             llm=self.llm_clients.for_tenant(run.execution.row["tenant_settings"]),
             processors=self.processors,
             database=self.database,
             slots=self.slots,
+            record_now=record_now,
         )
+
+    def _inline(self, execution: LoadedExecution, step: Step) -> bool:
+        """A step whose call involves no network (the mock provider, no processor) runs inside
+        its claim's transaction: there is nothing to release a connection for."""
+        if step.execution.processor is not None:
+            return False
+        return self.llm_clients.for_tenant(execution.row["tenant_settings"]).in_process
 
     def accepted(self, tenant_id: UUID, run_id: UUID) -> RunAnswer:
         with self.database.tenant_transaction(tenant_id) as conn:
@@ -300,6 +316,7 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
 
     def hold(self, run: StepRun) -> None:
+        assert run.token is not None, "only a leased run has a lease to keep"
         now = datetime.now(UTC)
         lease = Lease(run.run_id, run.tenant_id, run.token, 1, 1, "step", None, now)
         with self._lock:

@@ -61,15 +61,16 @@ FROM (SELECT %(run_now)s AND (
 RETURNING status, attempt;
 
 -- name: insert_finished_step
--- A step that needs no call (a routing-only step, a person's answer, a skipped condition) is
--- claimed and finished in one statement, with the move of its execution.
+-- A step finished in the claim's own transaction (no call, or an in-process provider's), in one
+-- statement with the move of its execution (`advance`: not for a failed step).
 WITH step AS (
   INSERT INTO workflow_step_executions
     (id, tenant_id, workflow_execution_id, step_id, step_index, status, mode, request, outputs,
-     artifacts, skip_reason, idempotency_key, attempt, started_at, completed_at)
+     artifacts, rendered_prompt, raw_response, error_message, skip_reason, idempotency_key,
+     attempt, started_at, completed_at)
   VALUES (%(id)s, current_tenant_id(), %(execution_id)s, %(step_id)s::varchar, %(step_index)s,
-          %(status)s::varchar, 'sync', %(request)s, %(outputs)s, %(artifacts)s, %(skip_reason)s,
-          %(idempotency_key)s,
+          %(status)s::varchar, 'sync', %(request)s, %(outputs)s, %(artifacts)s, %(prompt)s,
+          %(raw)s, %(error)s, %(skip_reason)s, %(idempotency_key)s,
           1 + (SELECT count(*) FROM workflow_step_executions
                WHERE workflow_execution_id = %(execution_id)s AND step_id = %(step_id)s::varchar),
           clock_timestamp(), clock_timestamp())
@@ -79,7 +80,7 @@ UPDATE workflow_executions
 SET current_step_id = %(next_step)s::varchar,
     status = CASE WHEN %(next_step)s::varchar IS NULL THEN 'completed' ELSE 'active' END,
     completed_at = CASE WHEN %(next_step)s::varchar IS NULL THEN now() END
-WHERE id = %(execution_id)s AND EXISTS (SELECT 1 FROM step);
+WHERE id = %(execution_id)s AND %(advance)s AND EXISTS (SELECT 1 FROM step);
 
 -- name: store_response
 UPDATE workflow_step_executions SET response = %(response)s, status_code = %(status_code)s

@@ -160,10 +160,11 @@ class StepOutcome:
 
 @dataclass
 class StepRun:
-    """A claimed run: what the call needs, gathered in the claim's transaction."""
+    """A claimed run: what the call needs, gathered in the claim's transaction. `token` is its
+    lease's (None for a run finished inside the claim's transaction)."""
 
     run_id: UUID
-    token: UUID
+    token: UUID | None
     tenant_id: UUID
     execution: LoadedExecution
     index: int
@@ -192,9 +193,11 @@ class Replayed:
 
 @dataclass(frozen=True)
 class Claimed:
-    """Claimed under a lease: the caller calls and finishes it now."""
+    """Claimed under a lease: the caller calls and finishes it now (`inline`: inside the claim's
+    transaction, see `claim_step`)."""
 
     run: StepRun
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,7 @@ class CallResult:
     following: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     retry_after: float | None = None  # rate limited: when to try again (asynchronous runs)
+    calls: list[LLMCall] = field(default_factory=list)  # left to the finish to record
 
 
 # -- claim --------------------------------------------------------------------------------------
@@ -237,10 +241,14 @@ def claim_step(
     limits: RunLimits,
     worker: str,
     run_now: bool = True,
+    inline: Callable[[LoadedExecution, Step], bool] | None = None,
 ) -> ClaimResult:
     """Claims the current step of an execution for a run (see the module docstring).
 
     `run_now` False queues the run for a worker whatever the free slots (an asynchronous run).
+    `inline(execution, step)` true means the call involves no network (an in-process provider,
+    no processor): the run is `Claimed(inline=True)`, to be called and finished with
+    `finish_in_claim` in this same transaction, with no lease and no row until then.
     Raises `StepRunning` (409) while another request runs a step of the execution.
     """
     execution = load_execution(conn, execution_id, lock=True)
@@ -263,56 +271,48 @@ def claim_step(
         raise ValidationFailed(
             [(f"context.{path}", "required by the step, but missing") for path in missing]
         )
-    run_id = uuid.uuid4()
-    condition = _step_condition(step)
+    run = StepRun(
+        run_id=uuid.uuid4(),
+        token=None,
+        tenant_id=execution.row["tenant_id"],
+        execution=execution,
+        index=index,
+        step=step,
+        context=context,
+        system="",
+        prompt=None,
+        request=request,
+        attempt=1,
+    )
+    condition = step.condition
     if condition is not None and not _true(_render_at(condition, context, "condition", step)):
-        return Finished(
-            _finish_without_call(
-                conn,
-                execution,
-                index=index,
-                step=step,
-                run_id=run_id,
-                request=request,
-                context=context,
-                skipped=f"the step's condition {condition!r} is not true",
-            )
-        )
+        skipped = f"the step's condition {condition!r} is not true"
+        return Finished(_finish_without_call(conn, run, skipped=skipped))
     if _needs_no_call(step):
         outputs = _given(step, request.given_outputs) if step.type != "conditional_routing" else {}
-        return Finished(
-            _finish_without_call(
-                conn,
-                execution,
-                index=index,
-                step=step,
-                run_id=run_id,
-                request=request,
-                context=context,
-                outputs=outputs,
-            )
-        )
-    system = _render_at(execution.config.context.system_prompt, context, "context.systemPrompt")
-    prompt = None
+        return Finished(_finish_without_call(conn, run, outputs))
+    run.system = _render_at(execution.config.context.system_prompt, context, "context.systemPrompt")
     if step.execution.llm_prompt and not _has_before_processor(step):
-        prompt = _render_at(step.execution.llm_prompt, context, "execution.llmPrompt", step)
+        run.prompt = _render_at(step.execution.llm_prompt, context, "execution.llmPrompt", step)
     if step.execution.llm_prompt is None:
         _given_or_none(step, request)
-    token = uuid.uuid4()
+    if inline is not None and inline(execution, step):
+        return Claimed(run, inline=True)
+    run.token = uuid.uuid4()
     with conn.pipeline():  # the lock and the insert in one round trip
         conn.execute(_Q["lock_tenant_runs"])
         cursor = conn.execute(
             _Q["insert_run"],
             {
-                "id": run_id,
+                "id": run.run_id,
                 "execution_id": execution_id,
                 "step_id": step_id,
                 "step_index": index,
                 "mode": "sync" if run_now else "async",
                 "request": Jsonb(request.to_json()),
-                "prompt": prompt,
+                "prompt": run.prompt,
                 "idempotency_key": request.idempotency_key,
-                "token": token,
+                "token": run.token,
                 "worker": worker,
                 "lease_seconds": limits.lease_seconds,
                 "run_now": run_now,
@@ -322,22 +322,9 @@ def claim_step(
     row = cursor.fetchone()
     assert row is not None
     if row["status"] == "queued":
-        return Pending(run_id, queued=True, tenant_id=execution.row["tenant_id"])
-    return Claimed(
-        StepRun(
-            run_id=run_id,
-            token=token,
-            tenant_id=execution.row["tenant_id"],
-            execution=execution,
-            index=index,
-            step=step,
-            context=context,
-            system=system,
-            prompt=prompt,
-            request=request,
-            attempt=row["attempt"],
-        )
-    )
+        return Pending(run.run_id, queued=True, tenant_id=run.tenant_id)
+    run.attempt = row["attempt"]
+    return Claimed(run)
 
 
 def prepare_leased(conn: Connection, run_id: UUID, token: UUID) -> StepRun | None:
@@ -407,60 +394,75 @@ def _given_or_none(step: Step, request: StepRequest) -> None:
         _given(step, request.given_outputs)
 
 
-def _step_condition(step: Step) -> str | None:
-    condition: str | None = getattr(step, "condition", None)
-    return condition
-
-
 def _finish_without_call(
     conn: Connection,
-    execution: LoadedExecution,
-    *,
-    index: int,
-    step: Step,
-    run_id: UUID,
-    request: StepRequest,
-    context: dict[str, Any],
+    run: StepRun,
     outputs: dict[str, Any] | None = None,
     skipped: str | None = None,
 ) -> StepOutcome:
-    """A step with nothing to call: finished in the claim's transaction."""
+    """A step with nothing to call (a routing-only step, a person's answer, a false condition):
+    finished in the claim's transaction."""
+    execution, step, context = run.execution, run.step, dict(run.context)
+    result = CallResult(context=context)
     if skipped is not None:
-        following = next_step_in_order(execution, step.id)
-        artifacts: list[dict[str, Any]] = []
+        result.following = next_step_in_order(execution, step.id)
     else:
         assert outputs is not None
         if step.type == "conditional_routing":
             outputs = _routing_outputs(execution, step, context)
         context["outputs"] = {**context["outputs"], step.id: outputs}
-        artifacts = _artifacts(step, context)
-        following = _route(execution, step, context)
-    outcome = _outcome(execution, step, run_id, outputs if skipped is None else None, following)
-    outcome.artifacts = artifacts
+        result.outputs = outputs
+        result.artifacts = _artifacts(step, context)
+        result.following = _route(execution, step, context)
+    return finish_in_claim(conn, run, result, skipped=skipped)
+
+
+def finish_in_claim(
+    conn: Connection, run: StepRun, result: CallResult, *, skipped: str | None = None
+) -> StepOutcome:
+    """Writes a step finished inside its claim's transaction (`conn`): nothing was called over
+    a network, so nothing had to be released; one row, written finished."""
+    execution, step = run.execution, run.step
+    failed = result.error is not None
+    outcome = _outcome(execution, step, run.run_id, result.outputs, result.following)
+    if failed:
+        outcome.execution_status = "active"
+        outcome.failed, outcome.error = True, result.error
+        outcome.failure_status = result.failure_status
+    else:
+        outcome.artifacts = result.artifacts
     outcome.skipped = skipped
-    # the row first, with the execution's move: the tasks point at it
+    status = "failed" if failed else "skipped" if skipped is not None else "completed"
+    # the row first, with the execution's move: the LLM calls and the tasks point at it
     conn.execute(
         _Q["insert_finished_step"],
         {
-            "id": run_id,
+            "id": run.run_id,
             "execution_id": execution.id,
             "step_id": step.id,
-            "step_index": index,
-            "status": "skipped" if skipped is not None else "completed",
-            "request": Jsonb(request.to_json()),
-            "outputs": Jsonb(outputs) if skipped is None else None,
-            "artifacts": Jsonb(artifacts),
+            "step_index": run.index,
+            "status": status,
+            "request": Jsonb(run.request.to_json()),
+            "outputs": Jsonb(result.outputs) if result.outputs is not None else None,
+            "artifacts": Jsonb(outcome.artifacts),
+            "prompt": result.prompt,
+            "raw": result.raw,
+            "error": result.error,
             "skip_reason": skipped,
-            "idempotency_key": request.idempotency_key,
-            "next_step": following,
+            "idempotency_key": run.request.idempotency_key,
+            "advance": not failed,
+            "next_step": result.following,
         },
     )
-    if skipped is None:
-        outcome.tasks = _create_tasks(conn, execution, step, run_id, context)
-        outcome.notifications = fire_step_notifications(conn, execution, step.id, context)
-    status, body = outcome.http()
+    if result.calls:
+        record_calls(conn, result.calls)
+    if not failed and skipped is None:
+        outcome.tasks = _create_tasks(conn, execution, step, run.run_id, result.context)
+        outcome.notifications = fire_step_notifications(conn, execution, step.id, result.context)
+    http_status, body = outcome.http()
     conn.execute(
-        _Q["store_response"], {"id": run_id, "response": Jsonb(body), "status_code": status}
+        _Q["store_response"],
+        {"id": run.run_id, "response": Jsonb(body), "status_code": http_status},
     )
     return outcome
 
@@ -477,6 +479,9 @@ class CallDeps:
     processors: StepProcessorRegistry
     database: Database
     slots: ProviderSlots
+    # record the LLM calls in a transaction of their own as soon as they return (else the
+    # finish records them, in the claim's transaction: `finish_in_claim`)
+    record_now: bool = True
 
 
 def call_step(run: StepRun, deps: CallDeps) -> CallResult:
@@ -573,14 +578,15 @@ def _process(
 def _ask_recorded(run: StepRun, deps: CallDeps, result: CallResult) -> dict[str, Any] | None:
     """Asks the LLM (one repair retry), then records its calls at once, in their own short
     transaction: a crash before the finish still leaves every call counted."""
-    calls: list[LLMCall] = []
+    calls = result.calls
     try:
         with deps.slots.slot(deps.llm.endpoint):
             outputs, raw, error, retry_after = _ask(deps.llm, run, result.prompt or "", calls)
     finally:
-        if calls:
+        if calls and deps.record_now:
             with deps.database.tenant_transaction(run.tenant_id) as conn:
                 record_calls(conn, calls)
+            calls.clear()
     result.raw, result.error, result.retry_after = raw, error, retry_after
     return outputs
 

@@ -39,6 +39,12 @@ class LLMClient:
         self._database = database
         self._prices = prices
 
+    @property
+    def in_process(self) -> bool:
+        """The provider answers in this process (the mock), with no network call: a caller may
+        call it inside a transaction, as it would any other function."""
+        return bool(getattr(self.provider, "in_process", False))
+
     def close(self) -> None:
         """Closes the provider (its pooled connections)."""
         self.provider.close()

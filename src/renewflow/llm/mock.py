@@ -29,6 +29,8 @@ class MockProvider:
     """Answers without a network. See `LLMProvider` for the contract."""
 
     name = "mock"
+    # answers in this process, without a network: nothing to release a connection for
+    in_process = True
 
     def __init__(self, default_model: str = "mock") -> None:
         self.default_model = default_model

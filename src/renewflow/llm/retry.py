@@ -64,6 +64,7 @@ class RetryingProvider:
         self.policy = policy or RetryPolicy()
         self.name = inner.name
         self.default_model = inner.default_model
+        self.in_process = getattr(inner, "in_process", False)
         self._sleep = sleep
         self._clock = time.monotonic
         self._not_before = 0.0

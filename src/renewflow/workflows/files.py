@@ -1,4 +1,8 @@
-"""Reading workflow configs from YAML/JSON files, and the core library shipped in the package."""
+"""Reading workflow configs from YAML/JSON files, and the core library shipped in the package.
+
+A file may use the spec's names for our keys (`vocabulary.py`): they are reported as warnings and
+the loaded config is in our vocabulary.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ import yaml
 
 from renewflow.workflows.errors import InvalidWorkflowError, WorkflowFileError
 from renewflow.workflows.model import WorkflowConfig
-from renewflow.workflows.validator import ValidationIssue, validate_config
+from renewflow.workflows.validator import Severity, errors_in, validate_config
+from renewflow.workflows.vocabulary import translate
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -23,16 +28,19 @@ class FileIssue:
     file: str
     path: str
     message: str
+    severity: Severity = "error"
 
     def __str__(self) -> str:
-        return (
-            f"{self.file}: {self.path}: {self.message}"
-            if self.path
-            else f"{self.file}: {self.message}"
-        )
+        text = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return f"{self.file}: {self.path}: {text}" if self.path else f"{self.file}: {text}"
 
     def as_dict(self) -> dict[str, str]:
-        return {"file": self.file, "path": self.path, "message": self.message}
+        return {
+            "file": self.file,
+            "path": self.path,
+            "message": self.message,
+            "severity": self.severity,
+        }
 
 
 def parse_document(text: str, name: str) -> Any:
@@ -62,7 +70,8 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def validate_files(paths: Iterable[Path]) -> list[FileIssue]:
-    """Every problem in the named files and directories, one `FileIssue` each."""
+    """Every problem in the named files and directories, one `FileIssue` each: errors, and
+    warnings (spec keys read as ours), which do not make a file invalid."""
     issues: list[FileIssue] = []
     seen_any = False
     for path in expand_paths(paths):
@@ -78,19 +87,20 @@ def validate_files(paths: Iterable[Path]) -> list[FileIssue]:
         except WorkflowFileError as error:
             issues.append(FileIssue(name, "", str(error).removeprefix(f"{name}: ")))
             continue
-        issues.extend(FileIssue(name, i.path, i.message) for i in validate_config(data))
+        issues.extend(FileIssue(name, i.path, i.message, i.severity) for i in validate_config(data))
     if not seen_any:
         raise WorkflowFileError("no workflow files found (expected .yaml, .yml or .json)")
     return issues
 
 
 def load_config(text: str, name: str) -> WorkflowConfig:
-    """A validated config from a file's text; raises InvalidWorkflowError listing every problem."""
+    """A validated config from a file's text, in our vocabulary (spec keys mapped; their warnings
+    are `validate_files`'s to report); raises InvalidWorkflowError listing every error."""
     data = parse_document(text, name)
-    issues: list[ValidationIssue] = validate_config(data)
-    if issues:
-        raise InvalidWorkflowError(name, list(issues))
-    return WorkflowConfig.model_validate(data)
+    errors = errors_in(validate_config(data))
+    if errors:
+        raise InvalidWorkflowError(name, list(errors))
+    return WorkflowConfig.model_validate(translate(data).data)
 
 
 def core_library() -> list[WorkflowConfig]:

@@ -4,6 +4,9 @@ Keys are camelCase as stored; unknown keys are rejected, which is how UI-only ke
 `cardTitle`, `styling`...) are kept out of the database (spec: workflow-database-schema.md,
 "What's Excluded from config"). Cross-field rules (routes, reachability, templates) live in
 `validator.py`, so that every error can be reported with its path instead of failing at the first.
+
+The spec's own names for two of our keys (`conditional`, `conditionalLogic`) are not part of the
+model: `vocabulary.py` maps them onto ours before validation, so a stored config never holds them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ Text = Annotated[str, Field(min_length=1)]
 TemplateText = Annotated[
     str, Field(min_length=1, description="A Handlebars template (workflow-template-system.md).")
 ]
+
+# A step processor's registered name; the validator checks that it is registered.
+ProcessorName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.:-]*$", max_length=100)]
 
 
 class _Model(BaseModel):
@@ -58,7 +64,11 @@ class WorkflowContext(_Model):
 
 class Execution(_Model):
     llm_prompt: TemplateText | None = None
-    processor: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.:-]*$", max_length=100)] | None = None
+    processor: ProcessorName | None = Field(
+        default=None,
+        description="A registered step processor (built-in, or a plugin of the entry-point group "
+        "renewflow.step_processors), run before, after or instead of the LLM.",
+    )
     data_required: list[Text] = []
     outputs: dict[str, Any] = Field(
         default_factory=dict,
@@ -117,9 +127,25 @@ class ChatBranch(_Model):
 class Step(_Model):
     id: Slug
     name: Text
-    type: Literal["analysis", "planning", "action", "approval", "communication", "decision"]
+    type: Literal[
+        "analysis",
+        "planning",
+        "action",
+        "approval",
+        "communication",
+        "decision",
+        "conditional_routing",
+    ] = Field(
+        description="conditional_routing: a routing-only step, evaluated by the engine without "
+        "an LLM call (it has routing and no prompt, processor, outputs, artifacts or tasks)."
+    )
     description: Text
-    execution: Execution
+    condition: TemplateText | None = Field(
+        default=None,
+        description="Rendered when the step is reached: unless it renders true (as every "
+        "condition), the engine skips the step, recorded as skipped with the reason, and moves on.",
+    )
+    execution: Execution = Field(default_factory=Execution)
     routing: Routing | None = None
     artifacts: list[Artifact] = []
     tasks: list[Task] = []

@@ -9,11 +9,15 @@ The version history is written by the database (trigger `record_workflow_version
 whenever `config` changes; this module only decides *when* config changes (create, publish,
 rollback, import) and sets the transaction's change description first. The author is the
 transaction's `renewflow.user_id`.
+
+Configs (and drafts) are stored in our vocabulary: the spec's names for our keys are mapped on the
+way in (`vocabulary.py`), and the writes return what was mapped as `warnings`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -32,7 +36,13 @@ from renewflow.workflows.errors import (
     WorkflowReadOnly,
 )
 from renewflow.workflows.model import WorkflowConfig
-from renewflow.workflows.validator import ValidationIssue, validate_config
+from renewflow.workflows.validator import (
+    ValidationIssue,
+    errors_in,
+    validate_config,
+    warnings_in,
+)
+from renewflow.workflows.vocabulary import translate
 
 _Q = load_queries("renewflow.workflows")
 _ETAG = re.compile(r'^"([0-9a-f-]{36}):([1-9][0-9]{0,9})"$')
@@ -67,7 +77,8 @@ class ETag:
 
 
 def check_config(data: object, workflow_id: str) -> list[ValidationIssue]:
-    """Every problem with `data` as the config of workflow `workflow_id`."""
+    """Every problem with `data` as the config of workflow `workflow_id`: errors, and warnings
+    where a spec key is read as ours (see `validate_config`)."""
     issues = validate_config(data)
     if isinstance(data, dict):
         config_id = data.get("id")
@@ -81,9 +92,9 @@ def check_config(data: object, workflow_id: str) -> list[ValidationIssue]:
 
 
 def normalized(data: object) -> dict[str, Any]:
-    """A valid config as stored: defaults filled in, no nulls, camelCase (as seeding stores it),
-    so that versions of one workflow compare and diff cleanly."""
-    config = WorkflowConfig.model_validate(data)
+    """A valid config as stored: in our vocabulary, defaults filled in, no nulls, camelCase (as
+    seeding stores it), so that versions of one workflow compare and diff cleanly."""
+    config = WorkflowConfig.model_validate(translate(data).data)
     dumped: dict[str, Any] = config.model_dump(mode="json", by_alias=True, exclude_none=True)
     return dumped
 
@@ -92,6 +103,12 @@ def _failed(prefix: str, issues: list[ValidationIssue]) -> ValidationFailed:
     return ValidationFailed(
         [(f"{prefix}.{i.path}" if i.path else prefix, i.message) for i in issues]
     )
+
+
+def _with_warnings(row: dict[str, Any], issues: list[ValidationIssue]) -> dict[str, Any]:
+    """The workflow row, plus `warnings`: the spec keys of the config just written that were read
+    as ours (paths inside that config)."""
+    return {**row, "warnings": warnings_in(issues)}
 
 
 def _describe(conn: Connection, description: str | None) -> None:
@@ -160,17 +177,19 @@ def create_workflow(
     change_description: str | None = None,
 ) -> dict[str, Any]:
     """A new workflow of the tenant, published at once as version 1. Using a core workflow's id
-    creates the tenant's override of it. Raises ValidationFailed listing every problem."""
-    issues = [
+    creates the tenant's override of it. Raises ValidationFailed listing every error; returns the
+    row with its `warnings`."""
+    found = check_config(config, workflow_id)
+    errors = [
         ValidationIssue(f"config.{i.path}" if i.path else "config", i.message)
-        for i in check_config(config, workflow_id)
+        for i in errors_in(found)
     ]
     if isinstance(config, dict):
         for key, given in (("name", name), ("description", description)):
             if given is not None and given != config.get(key):
-                issues.append(ValidationIssue(key, f"must equal config.{key} (or be left out)"))
-    if issues:
-        raise _failed("body", issues)
+                errors.append(ValidationIssue(key, f"must equal config.{key} (or be left out)"))
+    if errors:
+        raise _failed("body", errors)
     stored = normalized(config)
     _describe(conn, change_description or "created")
     row = conn.execute(
@@ -190,7 +209,7 @@ def create_workflow(
             f'your tenant already has a workflow "{workflow_id}": change it through a draft '
             "and publish it"
         )
-    return get_workflow(conn, tenant_id, workflow_id)
+    return _with_warnings(get_workflow(conn, tenant_id, workflow_id), found)
 
 
 def _own_locked(conn: Connection, tenant_id: UUID, workflow_id: str) -> dict[str, Any]:
@@ -225,23 +244,25 @@ def save_draft(
     draft: dict[str, Any],
     expected: ETag,
 ) -> dict[str, Any]:
-    """Stores `draft` as the workflow's draft, if the row is still at `expected`.
+    """Stores `draft` as the workflow's draft, if the row is still at `expected`; returns the row
+    with its `warnings` (the spec keys of the draft, stored under our names).
 
     A draft may be incomplete or invalid (it is work in progress); publishing validates it.
     """
     row = _own_locked(conn, tenant_id, workflow_id)
     _check_etag(row, expected, workflow_id)
+    translation = translate(draft)
     conn.execute(
         _Q["save_draft"],
         {
-            "draft": Jsonb(draft),
+            "draft": Jsonb(translation.data),
             "user_id": user_id,
             "id": row["id"],
             "tenant_id": tenant_id,
             "revision": expected.revision,
         },
     )
-    return get_workflow(conn, tenant_id, workflow_id)
+    return _with_warnings(get_workflow(conn, tenant_id, workflow_id), translation.issues)
 
 
 def publish(
@@ -260,12 +281,12 @@ def publish(
     if draft is None:
         raise WorkflowConflict(f'workflow "{workflow_id}" has no draft to publish')
     issues = check_config(draft, workflow_id)
-    if issues:
-        raise _failed("draft.config", issues)
+    if errors_in(issues):
+        raise _failed("draft.config", errors_in(issues))
     stored = normalized(draft)
     _describe(conn, change_description or "published")
     conn.execute(_Q["publish_config"], {"id": row["id"], **_columns(stored)})
-    return get_workflow(conn, tenant_id, workflow_id)
+    return _with_warnings(get_workflow(conn, tenant_id, workflow_id), issues)
 
 
 def rollback(
@@ -286,7 +307,7 @@ def rollback(
         raise WorkflowConflict(
             f'version {version} is already the published config of "{workflow_id}"'
         )
-    issues = check_config(old["config"], workflow_id)
+    issues = errors_in(check_config(old["config"], workflow_id))
     if issues:
         raise _failed(f"versions[{version}].config", issues)
     stored = normalized(old["config"])
@@ -334,6 +355,23 @@ def export_configs(
     return [_in_authoring_order(config) for config in configs]
 
 
+def _parsed(
+    given: WorkflowConfig | Mapping[str, Any], where: str, warnings: list[ValidationIssue]
+) -> WorkflowConfig:
+    if isinstance(given, WorkflowConfig):
+        return given
+    data = dict(given)
+    config_id = data.get("id")
+    prefix = config_id if isinstance(config_id, str) and config_id else where
+    issues = validate_config(data)
+    if errors_in(issues):
+        raise _failed(prefix, errors_in(issues))
+    warnings.extend(
+        ValidationIssue(f"{prefix}.{i.path}", i.message, i.severity) for i in warnings_in(issues)
+    )
+    return WorkflowConfig.model_validate(translate(data).data)
+
+
 def _in_authoring_order(config: dict[str, Any]) -> dict[str, Any]:
     """jsonb keeps keys shortest first; files read better in the model's order (id, name, ...)."""
     try:
@@ -347,21 +385,25 @@ class ImportResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # Spec keys read as ours, with paths under the workflow's id (`critical.steps[1].conditional`).
+    warnings: list[ValidationIssue] = field(default_factory=list)
 
 
 def import_configs(
     conn: Connection,
     tenant_id: UUID,
-    configs: list[WorkflowConfig],
+    configs: Sequence[WorkflowConfig | Mapping[str, Any]],
     *,
     change_description: str | None = None,
 ) -> ImportResult:
     """Publishes each config as the tenant's workflow of its id: creates it (an override when a
     core workflow has that id) or writes a new version; an unchanged config writes nothing.
+    A config given as data (a parsed file) is validated first, spec keys mapped.
     All or nothing: the caller's transaction holds every write."""
     result = ImportResult()
     seen: set[str] = set()
-    for config in configs:
+    for n, given in enumerate(configs):
+        config = _parsed(given, f"configs[{n}]", result.warnings)
         if config.id in seen:
             raise ValidationFailed([("id", f'workflow "{config.id}" is imported twice')])
         seen.add(config.id)

@@ -4,20 +4,24 @@ It never stops at the first problem: every error comes back as a `ValidationIssu
 path of the offending value, e.g. `steps[2].routing.routes[0].nextStep: no step named "escalate"`.
 The model's own errors come first; the cross-field rules run only on a config the model accepts,
 because they need its structure.
+
+Before any of it, the spec's names for our keys are mapped onto ours (`vocabulary.py`); each
+mapping is reported as a warning (`severity="warning"`), which does not make a config invalid.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from renewflow.templates import TemplateError, TemplateSyntaxError
 from renewflow.templates import compile as compile_template
 from renewflow.workflows.model import Step, WorkflowConfig
+from renewflow.workflows.processors import step_processor_names
 
 # The documented template context (docs/workflows.md, "Context variables").
 CONTEXT_ROOTS = (
@@ -32,28 +36,60 @@ CONTEXT_ROOTS = (
 )
 # Path segments under /api/workflows/ that belong to other routes (tasks, the context API, the
 # sweep, templates, executions): a workflow with one of these ids could not be addressed.
-RESERVED_IDS = frozenset({"tasks", "context", "sweep", "from-template", "executions"})
+RESERVED_IDS = frozenset({"tasks", "context", "sweep", "from-template", "executions", "runs"})
 UI_ONLY_KEYS = frozenset({"ui", "cardTitle", "cardDescription", "styling", "layout", "theme"})
 
 _ROOT = re.compile(r"^[^.\[]+")
+
+
+Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True, slots=True)
 class ValidationIssue:
     path: str
     message: str
+    severity: Severity = "error"
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        text = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return f"{self.path}: {text}" if self.path else text
 
 
-def validate_config(data: object) -> list[ValidationIssue]:
-    """Every problem with `data` as a workflow config; an empty list means it is valid."""
+def errors_in(issues: Iterable[ValidationIssue]) -> list[ValidationIssue]:
+    return [issue for issue in issues if issue.severity == "error"]
+
+
+def warnings_in(issues: Iterable[ValidationIssue]) -> list[ValidationIssue]:
+    return [issue for issue in issues if issue.severity == "warning"]
+
+
+def validate_config(
+    data: object, *, processors: Collection[str] | None = None
+) -> list[ValidationIssue]:
+    """Every problem with `data` as a workflow config: errors, and warnings where a spec key was
+    read as ours. No errors means it is valid; what to store is then `translate(data).data`.
+
+    `processors` are the names `execution.processor` may use (default: the registry's,
+    `step_processor_names()`). Paths are those of `data` as written, spec keys included.
+    """
+    # Imported here: vocabulary builds its issues with ValidationIssue, defined above.
+    from renewflow.workflows.vocabulary import translate
+
+    translation = translate(data)
     try:
-        config = WorkflowConfig.model_validate(data)
+        config = WorkflowConfig.model_validate(translation.data)
     except ValidationError as error:
-        return [_model_issue(e) for e in error.errors()]
-    return _Checker(config).run()
+        found = [_model_issue(e) for e in error.errors()]
+    else:
+        found = _Checker(config, processors).run()
+    # An object with both names keeps both: its error is the vocabulary's, not "unknown key".
+    refused = {issue.path for issue in errors_in(translation.issues)}
+    return translation.issues + [
+        ValidationIssue(translation.spec_path(issue.path), issue.message, issue.severity)
+        for issue in found
+        if issue.path not in refused
+    ]
 
 
 def format_path(loc: Sequence[int | str]) -> str:
@@ -91,8 +127,9 @@ class _Template:
 
 
 class _Checker:
-    def __init__(self, config: WorkflowConfig) -> None:
+    def __init__(self, config: WorkflowConfig, processors: Collection[str] | None = None) -> None:
         self.config = config
+        self.processors = processors
         self.issues: list[ValidationIssue] = []
         self.index: dict[str, int] = {}
         for i, step in enumerate(config.steps):
@@ -106,6 +143,7 @@ class _Checker:
         self.check_id()
         self.check_trigger()
         self.check_unique_ids()
+        self.check_routing_steps()
         self.check_step_references()
         successors = self.successors()
         self.check_reachable(successors)
@@ -114,6 +152,7 @@ class _Checker:
         for template in self.templates(after):
             self.check_template(template)
         self.check_data_required()
+        self.check_processors()
         return self.issues
 
     def check_id(self) -> None:
@@ -162,6 +201,51 @@ class _Checker:
             else:
                 first[item_id] = i
 
+    def check_routing_steps(self) -> None:
+        """A conditional_routing step is evaluated by the engine, without an LLM call: it routes,
+        and has nothing to run, produce or hand to a person."""
+        for i, step in enumerate(self.config.steps):
+            if step.type != "conditional_routing":
+                continue
+            path = f"steps[{i}]"
+            if step.routing is None:
+                self.error(
+                    f"{path}.routing",
+                    "required: a conditional_routing step only routes (give it routes or a "
+                    "defaultRoute)",
+                )
+            elif not step.routing.routes and step.routing.default_route is None:
+                self.error(
+                    f"{path}.routing",
+                    "a conditional_routing step needs at least one route or a defaultRoute",
+                )
+            refused = {
+                "execution.llmPrompt": (
+                    step.execution.llm_prompt is not None,
+                    "the engine evaluates its routes without an LLM call",
+                ),
+                "execution.processor": (
+                    step.execution.processor is not None,
+                    "nothing runs on it, the engine only evaluates its routes",
+                ),
+                "execution.outputs": (
+                    bool(step.execution.outputs),
+                    "it produces no outputs (its routes read the context and earlier steps' "
+                    "outputs)",
+                ),
+                "artifacts": (
+                    bool(step.artifacts),
+                    "it only routes; give the artifacts to a step of another type",
+                ),
+                "tasks": (
+                    bool(step.tasks),
+                    "it only routes; give the tasks to a step of another type",
+                ),
+            }
+            for key, (present, why) in refused.items():
+                if present:
+                    self.error(f"{path}.{key}", f"not allowed on a conditional_routing step: {why}")
+
     def _exists(self, path: str, step_id: str | None) -> None:
         if step_id is not None and step_id not in self.steps:
             self.error(path, f'no step named "{step_id}"')
@@ -180,15 +264,15 @@ class _Checker:
 
     def successors(self) -> dict[str, set[str]]:
         """Where each step can go next: its routes and default route, its chat branches'
-        targets, and (when it has no routing) the next step in order."""
+        targets, and the next step in order when it has no routing or a `condition` (a skipped
+        step moves on in order, as a step skipped by hand does)."""
         steps = self.config.steps
         graph: dict[str, set[str]] = {step.id: set() for step in steps}
         for i, step in enumerate(steps):
             targets = graph[step.id]
-            if step.routing is None:
-                if i + 1 < len(steps):
-                    targets.add(steps[i + 1].id)
-            else:
+            if (step.routing is None or step.condition is not None) and i + 1 < len(steps):
+                targets.add(steps[i + 1].id)
+            if step.routing is not None:
                 targets.update(route.next_step for route in step.routing.routes)
                 if step.routing.default_route is not None:
                     targets.add(step.routing.default_route)
@@ -246,6 +330,9 @@ class _Checker:
                 yield _Template(f"{path}.recipients[{j}]", recipient, readable)
 
     def _step_templates(self, path: str, step: Step, before: frozenset[str]) -> Iterator[_Template]:
+        # The condition is rendered as the step is reached, like its prompt.
+        if step.condition is not None:
+            yield _Template(f"{path}.condition", step.condition, before)
         if step.execution.llm_prompt is not None:
             yield _Template(f"{path}.execution.llmPrompt", step.execution.llm_prompt, before)
         # Routing, artifacts, tasks and chat run once the step has produced its outputs.
@@ -302,6 +389,11 @@ class _Checker:
         step_id = parts[1]
         if step_id not in self.steps:
             self.error(path, f'"{variable}" reads the outputs of no step named "{step_id}"')
+        elif self.steps[step_id].type == "conditional_routing":
+            self.error(
+                path,
+                f'"{variable}": step "{step_id}" is a conditional_routing step, it has no outputs',
+            )
         elif step_id not in readable:
             self.error(
                 path,
@@ -326,6 +418,24 @@ class _Checker:
                         f'"{item}" is not a context path: it starts with one of '
                         + ", ".join(r for r in CONTEXT_ROOTS if r != "outputs"),
                     )
+
+    def check_processors(self) -> None:
+        known: Collection[str] | None = self.processors
+        for i, step in enumerate(self.config.steps):
+            name = step.execution.processor
+            if name is None or step.type == "conditional_routing":
+                continue  # a routing step's processor is refused as such
+            if known is None:
+                known = step_processor_names()  # loads the plugins: only when a step names one
+            if name not in known:
+                listed = (
+                    "known processors are " + ", ".join(sorted(known))
+                    if known
+                    else "no step processors are registered"
+                )
+                self.error(
+                    f"steps[{i}].execution.processor", f'unknown step processor "{name}": {listed}'
+                )
 
 
 def _reach(graph: Mapping[str, set[str]], start: str) -> set[str]:

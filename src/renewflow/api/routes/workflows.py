@@ -7,6 +7,9 @@ Concurrency: every workflow response carries an `ETag` (the row's id and revisio
 (PUT) must send it back in `If-Match` (428 without it); publish, rollback and delete check it when
 sent. The second of two edits made from the same ETag gets 409, never a lost update.
 
+Vocabulary: a config may use the spec's names for our keys (`conditional`, `conditionalLogic`);
+they are stored under ours, and the response to the write lists each mapping in `warnings`.
+
 Routing: `/api/workflows/<segment>` is shared with other routers (tasks, context, sweep,
 from-template, executions). The `workflow_id` path convertor does not match those segments, so
 these routes never shadow them whatever the order of the routers, and the validator rejects
@@ -40,7 +43,7 @@ from renewflow.api.deps import SessionDep, require_role
 from renewflow.workflows import service
 from renewflow.workflows.errors import WorkflowNotFound
 from renewflow.workflows.service import ETag
-from renewflow.workflows.validator import RESERVED_IDS
+from renewflow.workflows.validator import RESERVED_IDS, ValidationIssue, errors_in
 
 
 class _WorkflowIdConvertor(Convertor[str]):
@@ -76,6 +79,11 @@ class FieldError(BaseModel):
     message: str
 
 
+class WarningOut(BaseModel):
+    path: str = Field(description="Where, in the config sent with the request.")
+    message: str
+
+
 class DraftOut(_Camel):
     config: dict[str, Any]
     updated_at: datetime | None
@@ -108,6 +116,10 @@ class WorkflowOut(WorkflowSummary):
 class WorkflowResponse(_Camel):
     success: Literal[True] = True
     workflow: WorkflowOut
+    warnings: list[WarningOut] = Field(
+        default_factory=list,
+        description="What was accepted with a note: the spec's key names, stored under ours.",
+    )
 
 
 class WorkflowListResponse(_Camel):
@@ -187,7 +199,7 @@ def _summary_fields(row: dict[str, Any]) -> dict[str, Any]:
 def _workflow_out(row: dict[str, Any]) -> WorkflowOut:
     draft = None
     if row["draft_config"] is not None:
-        issues = service.check_config(row["draft_config"], row["workflow_id"])
+        issues = errors_in(service.check_config(row["draft_config"], row["workflow_id"]))
         draft = DraftOut(
             config=row["draft_config"],
             updated_at=row["draft_updated_at"],
@@ -205,7 +217,12 @@ def _workflow_out(row: dict[str, Any]) -> WorkflowOut:
 
 def _respond(row: dict[str, Any], response: Response) -> WorkflowResponse:
     response.headers["ETag"] = str(ETag.of(row))
-    return WorkflowResponse(workflow=_workflow_out(row))
+    # The service's writes return the row with the `warnings` of the config they stored.
+    warnings: list[ValidationIssue] = row.get("warnings", [])
+    return WorkflowResponse(
+        workflow=_workflow_out(row),
+        warnings=[WarningOut(path=w.path, message=w.message) for w in warnings],
+    )
 
 
 def _expected(if_match: str | None) -> ETag | None:
