@@ -183,19 +183,37 @@ def require_current(execution: LoadedExecution, step_id: str) -> None:
         raise ExecutionConflict(f"step {step_id!r} is not the current step ({current!r})")
 
 
-def require_no_live_run(conn: Connection, execution_id: UUID) -> None:
-    """Raises StepRunning while a run of the execution is queued or running under a lease (one
-    whose lease passed is settled first: it no longer blocks anyone)."""
-    live = conn.execute(_RUNS["settle_and_find_live"], {"execution_id": execution_id}).fetchone()
-    if live is not None:
+def require_no_live_run(
+    conn: Connection, execution: LoadedExecution, *, fresh: bool = True
+) -> None:
+    """Raises StepRunning while a run of the execution is queued or running under a lease; a run
+    whose lease has passed (its process stopped between claim and finish) is settled, as failed,
+    and blocks nobody.
+
+    With `fresh` False, the live run loaded with the locked execution is trusted: it may miss a
+    run claimed by a transaction that committed while this one waited for the lock, so callers
+    passing False must guard their own write (as `insert_run` does)."""
+    row = execution.row
+    if fresh or row.get("live_expired"):
+        live = conn.execute(
+            _RUNS["settle_and_find_live"], {"execution_id": execution.id}
+        ).fetchone()
+        if live is None:
+            return
+        run_id, step_id, status = live["id"], live["step_id"], live["status"]
         since = live["started_at"] or live["queued_at"]
-        raise StepRunning(
-            f"step {live['step_id']!r} is already {live['status']} (run {live['id']}, since "
-            f"{since.isoformat() if since else 'now'}); wait for it, or follow the run",
-            runId=str(live["id"]),
-            runUrl=f"/api/workflows/runs/{live['id']}",
-            stepId=live["step_id"],
-        )
+    elif row.get("live_run_id") is None:
+        return
+    else:
+        run_id, step_id, status = row["live_run_id"], row["live_step_id"], row["live_status"]
+        since = row["live_since"]
+    raise StepRunning(
+        f"step {step_id!r} is already {status} (run {run_id}, since "
+        f"{since.isoformat() if since else 'now'}); wait for it, or follow the run",
+        runId=str(run_id),
+        runUrl=f"/api/workflows/runs/{run_id}",
+        stepId=step_id,
+    )
 
 
 def next_step_in_order(execution: LoadedExecution, step_id: str) -> str | None:
@@ -221,7 +239,7 @@ def skip_step(conn: Connection, execution_id: UUID, step_id: str, reason: str) -
     execution = load_execution(conn, execution_id, lock=True)
     index, _ = execution.step(step_id)
     require_current(execution, step_id)
-    require_no_live_run(conn, execution_id)
+    require_no_live_run(conn, execution)
     conn.execute(
         _Q["record_skipped_step"],
         {"execution_id": execution_id, "step_id": step_id, "step_index": index, "reason": reason},
@@ -235,7 +253,7 @@ def go_back(conn: Connection, execution_id: UUID) -> str:
     """Makes the step before the current one current again (its outputs stay in the history)."""
     execution = load_execution(conn, execution_id, lock=True)
     require_active(execution)
-    require_no_live_run(conn, execution_id)
+    require_no_live_run(conn, execution)
     current = execution.row["current_step_id"]
     index, _ = execution.step(current)
     if index == 0:
@@ -251,7 +269,7 @@ def finish_execution(conn: Connection, execution_id: UUID, status: str = "comple
         raise InvalidInputError("status", "must be completed or cancelled")
     execution = load_execution(conn, execution_id, lock=True)
     require_active(execution)
-    require_no_live_run(conn, execution_id)
+    require_no_live_run(conn, execution)
     conn.execute(
         _Q["move_execution"],
         {

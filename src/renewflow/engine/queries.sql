@@ -173,16 +173,25 @@ JOIN workflow_versions v ON v.workflow_id = e.workflow_id AND v.version = e.work
 WHERE e.id = %(execution_id)s;
 
 -- name: get_execution_for_update
--- The same, locking the execution (only its row) so two requests cannot advance it at once:
--- one round trip for the lock and the read.
+-- The same, locking the execution (only its row) so two requests cannot advance it at once, with
+-- its live step run if any (`live_expired`: the run's lease has passed): one round trip for the
+-- lock, the read and the check.
 SELECT e.id, e.tenant_id, e.customer_id, c.name AS customer_name, w.workflow_id, w.name AS workflow_name,
        e.workflow_id AS workflow_pk, e.workflow_version, e.status, e.current_step_id,
-       e.trigger_reason, e.started_at, e.completed_at, v.config, t.settings AS tenant_settings
+       e.trigger_reason, e.started_at, e.completed_at, v.config, t.settings AS tenant_settings,
+       live.id AS live_run_id, live.step_id AS live_step_id, live.status AS live_status,
+       coalesce(live.started_at, live.queued_at) AS live_since,
+       (live.status = 'running' AND live.lease_expires_at <= clock_timestamp()) AS live_expired
 FROM workflow_executions e
 JOIN tenants t ON t.id = e.tenant_id
 JOIN customers c ON c.id = e.customer_id
 JOIN workflows w ON w.id = e.workflow_id
 JOIN workflow_versions v ON v.workflow_id = e.workflow_id AND v.version = e.workflow_version
+LEFT JOIN LATERAL (
+  SELECT s.id, s.step_id, s.status, s.started_at, s.queued_at, s.lease_expires_at
+  FROM workflow_step_executions s
+  WHERE s.workflow_execution_id = e.id AND s.status IN ('queued', 'running')
+) live ON true
 WHERE e.id = %(execution_id)s
 FOR UPDATE OF e;
 

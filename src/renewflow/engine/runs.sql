@@ -58,6 +58,10 @@ FROM (SELECT %(run_now)s AND (
         SELECT count(*) FROM workflow_step_executions
         WHERE tenant_id = current_tenant_id() AND status = 'running'
           AND lease_expires_at > clock_timestamp()) < %(tenant_limit)s AS free) AS slot
+-- the execution's lock was taken with an older snapshot: a run claimed meanwhile shows here
+WHERE NOT EXISTS (SELECT 1 FROM workflow_step_executions
+                  WHERE workflow_execution_id = %(execution_id)s
+                    AND status IN ('queued', 'running'))
 RETURNING status, attempt;
 
 -- name: insert_finished_step
@@ -67,13 +71,13 @@ WITH step AS (
   INSERT INTO workflow_step_executions
     (id, tenant_id, workflow_execution_id, step_id, step_index, status, mode, request, outputs,
      artifacts, rendered_prompt, raw_response, error_message, skip_reason, idempotency_key,
-     attempt, started_at, completed_at)
+     attempt, started_at, completed_at, response, status_code)
   VALUES (%(id)s, current_tenant_id(), %(execution_id)s, %(step_id)s::varchar, %(step_index)s,
           %(status)s::varchar, 'sync', %(request)s, %(outputs)s, %(artifacts)s, %(prompt)s,
           %(raw)s, %(error)s, %(skip_reason)s, %(idempotency_key)s,
           1 + (SELECT count(*) FROM workflow_step_executions
                WHERE workflow_execution_id = %(execution_id)s AND step_id = %(step_id)s::varchar),
-          clock_timestamp(), clock_timestamp())
+          clock_timestamp(), clock_timestamp(), %(response)s, %(status_code)s)
   RETURNING id
 )
 UPDATE workflow_executions
@@ -81,10 +85,6 @@ SET current_step_id = %(next_step)s::varchar,
     status = CASE WHEN %(next_step)s::varchar IS NULL THEN 'completed' ELSE 'active' END,
     completed_at = CASE WHEN %(next_step)s::varchar IS NULL THEN now() END
 WHERE id = %(execution_id)s AND %(advance)s AND EXISTS (SELECT 1 FROM step);
-
--- name: store_response
-UPDATE workflow_step_executions SET response = %(response)s, status_code = %(status_code)s
-WHERE id = %(id)s;
 
 -- name: load_leased_run
 -- The run, if this lease still holds it.

@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 from renewflow import templates
 from renewflow.context import build_context, missing_paths
 from renewflow.db import Connection, Database, load_queries
-from renewflow.engine.errors import RunLeaseLost, TemplateFailed
+from renewflow.engine.errors import ExecutionConflict, RunLeaseLost, TemplateFailed
 from renewflow.engine.executions import (
     LoadedExecution,
     load_execution,
@@ -256,7 +256,7 @@ def claim_step(
         replay = _idempotent(conn, request, execution.row["tenant_id"])
         if replay is not None:
             return replay
-    require_no_live_run(conn, execution_id)
+    require_no_live_run(conn, execution, fresh=False)
     index, step = execution.step(step_id)
     require_current(execution, step_id)
     if step.type == "approval" and request.actor_role not in APPROVER_ROLES:
@@ -320,7 +320,9 @@ def claim_step(
             },
         )
     row = cursor.fetchone()
-    assert row is not None
+    if row is None:  # a run claimed while this transaction waited for the execution's lock
+        require_no_live_run(conn, execution)
+        raise ExecutionConflict("another run of this execution just ended; try again")
     if row["status"] == "queued":
         return Pending(run.run_id, queued=True, tenant_id=run.tenant_id)
     run.attempt = row["attempt"]
@@ -433,37 +435,35 @@ def finish_in_claim(
         outcome.artifacts = result.artifacts
     outcome.skipped = skipped
     status = "failed" if failed else "skipped" if skipped is not None else "completed"
-    # the row first, with the execution's move: the LLM calls and the tasks point at it
-    conn.execute(
-        _Q["insert_finished_step"],
-        {
-            "id": run.run_id,
-            "execution_id": execution.id,
-            "step_id": step.id,
-            "step_index": run.index,
-            "status": status,
-            "request": Jsonb(run.request.to_json()),
-            "outputs": Jsonb(result.outputs) if result.outputs is not None else None,
-            "artifacts": Jsonb(outcome.artifacts),
-            "prompt": result.prompt,
-            "raw": result.raw,
-            "error": result.error,
-            "skip_reason": skipped,
-            "idempotency_key": run.request.idempotency_key,
-            "advance": not failed,
-            "next_step": result.following,
-        },
-    )
-    if result.calls:
-        record_calls(conn, result.calls)
     if not failed and skipped is None:
+        # before the row: its response lists them (their link to it is checked at commit)
         outcome.tasks = _create_tasks(conn, execution, step, run.run_id, result.context)
         outcome.notifications = fire_step_notifications(conn, execution, step.id, result.context)
     http_status, body = outcome.http()
-    conn.execute(
-        _Q["store_response"],
-        {"id": run.run_id, "response": Jsonb(body), "status_code": http_status},
-    )
+    with conn.pipeline():  # the row, the execution's move and the LLM calls: one round trip
+        conn.execute(
+            _Q["insert_finished_step"],
+            {
+                "id": run.run_id,
+                "execution_id": execution.id,
+                "step_id": step.id,
+                "step_index": run.index,
+                "status": status,
+                "request": Jsonb(run.request.to_json()),
+                "outputs": Jsonb(result.outputs) if result.outputs is not None else None,
+                "artifacts": Jsonb(outcome.artifacts),
+                "prompt": result.prompt,
+                "raw": result.raw,
+                "error": result.error,
+                "skip_reason": skipped,
+                "idempotency_key": run.request.idempotency_key,
+                "response": Jsonb(body),
+                "status_code": http_status,
+                "advance": not failed,
+                "next_step": result.following,
+            },
+        )
+        record_calls(conn, result.calls)
     return outcome
 
 

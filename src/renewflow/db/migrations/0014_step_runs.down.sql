@@ -1,8 +1,8 @@
 DROP FUNCTION claim_step_runs(text, integer, double precision, integer);
 DROP FUNCTION step_runs_lock_key(uuid);
 DROP TRIGGER workflow_step_executions_notify_queued ON workflow_step_executions;
-ALTER TABLE llm_calls
-  ALTER CONSTRAINT llm_calls_tenant_id_step_execution_id_fkey DEFERRABLE INITIALLY DEFERRED;
+ALTER TABLE workflow_tasks
+  ALTER CONSTRAINT workflow_tasks_tenant_id_step_execution_id_fkey NOT DEFERRABLE;
 DROP INDEX workflow_step_executions_idempotency;
 DROP INDEX workflow_step_executions_running_by_tenant;
 DROP INDEX workflow_step_executions_leases;

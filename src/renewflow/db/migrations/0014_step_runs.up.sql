@@ -40,10 +40,11 @@ CREATE INDEX workflow_step_executions_running_by_tenant
 CREATE INDEX workflow_step_executions_idempotency
   ON workflow_step_executions (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
--- The step execution row exists from the claim on, before its LLM calls: the link is checked at
--- once again (0012 deferred it while the row was written last).
-ALTER TABLE llm_calls
-  ALTER CONSTRAINT llm_calls_tenant_id_step_execution_id_fkey NOT DEFERRABLE;
+-- A step finished inside its claim's transaction is written last, in one statement with the
+-- response its caller gets (which lists the tasks the step created): the tasks' link to it is
+-- checked at commit, as the LLM calls' already is (0012).
+ALTER TABLE workflow_tasks
+  ALTER CONSTRAINT workflow_tasks_tenant_id_step_execution_id_fkey DEFERRABLE INITIALLY DEFERRED;
 
 -- Wakes listening workers when a step run is queued (the same channel as the task queue).
 CREATE TRIGGER workflow_step_executions_notify_queued
