@@ -5,8 +5,10 @@ Run: `.venv/bin/python -m bench.tasks` (uses DATABASE_URL's server if set, as a 
 create a database; otherwise an embedded PostgreSQL in a temporary directory). pgbench is looked up
 on PATH (or RENEWFLOW_PGBENCH).
 
-- Throughput: the workers are started and idle first; then N tasks are enqueued in one transaction
-  and the clock runs from that commit until the last task is written as succeeded.
+- Throughput: the workers (`--concurrency 2 --batch 32` unless told otherwise) are started and
+  idle first; then N tasks are enqueued in one transaction and the clock runs from that commit
+  until the last task is written as succeeded. Each batch is two short transactions: the claim,
+  then the finish of all its results in one statement; the no-op processor holds none.
 - Latency: one task at a time is enqueued into an idle worker; latency is the task's `claimed_at`
   minus its `queued_at`, both stamped by the database clock.
 - pgbench: `pgbench -N` (no updates of the contended branch and teller rows) with 4 clients on the
@@ -126,11 +128,20 @@ def _wait_idle(url: str, workers: list[subprocess.Popen[bytes]]) -> None:
 
 
 def throughput(
-    url: str, database: Database, world: dict[str, Any], workers: int, count: int
+    url: str,
+    database: Database,
+    world: dict[str, Any],
+    workers: int,
+    count: int,
+    *,
+    concurrency: int = 2,
+    batch: int = 32,
 ) -> float:
     with connect(url) as conn:
         conn.execute("TRUNCATE workflow_tasks")
-    procs = _workers(url, workers, "--concurrency", "2", "--batch", "32", "--poll", "0.5")
+    procs = _workers(
+        url, workers, "--concurrency", str(concurrency), "--batch", str(batch), "--poll", "0.5"
+    )
     try:
         _wait_idle(url, procs)
         start = time.perf_counter()
@@ -182,16 +193,22 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
+    parser.add_argument("--concurrency", type=int, default=2, help="runner threads per worker")
+    parser.add_argument("--batch", type=int, default=32, help="tasks per claim")
     args = parser.parse_args()
+    shape = {"concurrency": args.concurrency, "batch": args.batch}
     with scratch_database() as url:
         with Database(url, max_size=4) as database:
             world = _world(database)
-            one = throughput(url, database, world, 1, args.tasks)
-            four = throughput(url, database, world, 4, args.tasks)
+            one = throughput(url, database, world, 1, args.tasks, **shape)
+            four = throughput(url, database, world, 4, args.tasks, **shape)
             lat = latency(url, database, world, args.samples)
         tps = pgbench(url, args.pgbench_seconds, 4)
     p50, p95 = statistics.median(lat), statistics.quantiles(lat, n=20)[-1]
-    print(f"cores: {os.cpu_count()}, tasks per run: {args.tasks}, latency samples: {len(lat)}")
+    print(
+        f"cores: {os.cpu_count()}, tasks per run: {args.tasks}, latency samples: {len(lat)}, "
+        f"workers: --concurrency {args.concurrency} --batch {args.batch}"
+    )
     print("| measure | value | vs pgbench -N |")
     print("| --- | ---: | ---: |")
     print(f"| pgbench -N, 4 clients (tps) | {tps:,.0f} | 1.00x |")

@@ -27,6 +27,13 @@ from renewflow.tasks.sweep import sweep_job
 log = logging.getLogger(__name__)
 
 
+# Tasks per claim when no config is given (the worker `renewflow serve` runs): each batch costs two
+# short transactions, its claim and one statement finishing all its results; slow processors are
+# claimed fewer at a time anyway (`WorkerConfig.batch_seconds`), so a big batch does not make them
+# wait behind each other.
+TASK_BATCH = 32
+
+
 @dataclass(frozen=True)
 class Intervals:
     """How often each periodic job runs. The renewal sweep is idempotent, so running it hourly
@@ -86,7 +93,7 @@ def build_worker(
     return Worker(
         database,
         [queue],
-        config=config,
+        config=config or WorkerConfig(batch=TASK_BATCH),
         periodic=periodic_jobs(database, intervals),
         metrics=metrics,
     )

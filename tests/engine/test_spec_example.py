@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,7 +58,7 @@ def test_the_spec_example_imports_and_runs(database: Database, risk: int, routed
     runner = StepRunner(database, LLMClients())
     request = StepRequest(actor_user_id=world.user, actor_role="manager")
 
-    def run(step_id: str) -> dict[str, object]:
+    def run(step_id: str) -> dict[str, Any]:
         answer = runner.run(
             lambda: database.tenant_transaction(world.tenant, world.user),
             execution_id=execution,
@@ -69,18 +70,18 @@ def test_the_spec_example_imports_and_runs(database: Database, risk: int, routed
 
     # the routing-only step: no LLM call, its outputs say where it went and why
     first = run("critical-status-assessment")
-    assert first["outputs"]["route"] == routed_to  # type: ignore[index]
-    assert first["nextStep"]["stepId"] == routed_to  # type: ignore[index]
+    assert first["outputs"]["route"] == routed_to
+    assert first["nextStep"]["stepId"] == routed_to
     with database.tenant_transaction(world.tenant) as conn:
         calls = conn.execute(
             "SELECT count(*) AS n FROM llm_calls WHERE workflow_execution_id = %s", (execution,)
         ).fetchone()
     assert calls == {"n": 0}
-    step = routed_to
+    step: str | None = routed_to
     seen = [first["stepId"]]
     while step is not None:
         body = run(step)
-        seen.append(body["stepId"])  # type: ignore[arg-type]
-        step = body["nextStep"]["stepId"] if body["nextStep"] else None  # type: ignore[index]
+        seen.append(body["stepId"])
+        step = body["nextStep"]["stepId"] if body["nextStep"] else None
     assert seen[1] == routed_to
     assert body["executionStatus"] == "completed"

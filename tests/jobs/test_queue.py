@@ -1,5 +1,6 @@
 """The task queue on real PostgreSQL: claims, the fence, the reaper, retries with backoff,
-processors (built in and failing ones), periodic slots."""
+processors (built in and failing ones) run with no transaction held, batched finishes, periodic
+slots."""
 
 from __future__ import annotations
 
@@ -44,6 +45,16 @@ def _effects(database: Database, task_id: uuid.UUID | None = None) -> int:
         row = conn.execute(
             "SELECT count(*) AS n FROM test_effects WHERE %(id)s::uuid IS NULL OR task_id = %(id)s",
             {"id": task_id},
+        ).fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+def _runs(database: Database, task_id: uuid.UUID) -> int:
+    """How many runs wrote the task's effect (the effect itself is one row, an upsert)."""
+    with database.owner_connection() as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(runs), 0) AS n FROM test_effects WHERE task_id = %s", (task_id,)
         ).fetchone()
     assert row is not None
     return int(row["n"])
@@ -131,8 +142,9 @@ def test_retryable_failure_backs_off_then_succeeds_with_one_effect(
     assert delays[1] == pytest.approx(0.4, abs=0.05)
     (lease,) = queue.claim("w", 1, 30)
     assert queue.run(lease) is Outcome.SUCCESS
-    # the failed runs' writes were rolled back with them
+    # a processor's own writes commit on their own: every run wrote (idempotently)
     assert _effects(queue_db, task_id) == 1
+    assert _runs(queue_db, task_id) == 3
     assert _row(queue_db, task_id)["attempts"] == 3
 
 
@@ -181,10 +193,29 @@ def test_permanent_failures_fail_at_once(
 def test_a_raising_processor_is_a_retryable_failure(
     queue_db: Database, world: World, queue: TaskQueue
 ) -> None:
-    task_id = _create(queue_db, world, "explode")
+    """The task fails with the error kept, retried until max_attempts; the transaction the
+    processor raised in rolled back, so nothing is half-written."""
+    task_id = _create(queue_db, world, "explode", max_attempts=2)
     (lease,) = queue.claim("w", 1, 30)
     assert queue.run(lease) is Outcome.RETRY
-    assert _row(queue_db, task_id)["last_error"] == "processor 'explode' raised RuntimeError: boom"
+    row = _row(queue_db, task_id)
+    assert (row["execution_status"], row["lease_token"]) == ("queued", None)
+    assert row["last_error"] == "processor 'explode' raised RuntimeError: boom"
+    assert row["execution_result"]["error"] == row["last_error"]
+    time.sleep(0.25)
+    (lease,) = queue.claim("w", 1, 30)
+    assert queue.run(lease) is Outcome.FAILED
+    row = _row(queue_db, task_id)
+    assert (row["execution_status"], row["status"]) == ("failed", "pending")
+    assert row["last_error"] == (
+        "processor 'explode' raised RuntimeError: boom (gave up after 2 attempts)"
+    )
+    assert row["execution_result"] == {
+        "success": False,
+        "error": row["last_error"],
+        "retryable": True,
+        "attempt": 2,
+    }
     assert _effects(queue_db, task_id) == 0
 
 
@@ -203,7 +234,8 @@ def test_expired_lease_is_reaped_and_the_late_write_is_fenced_off(
     (fresh,) = queue.claim("live-worker", 1, 30)
     assert fresh.token != stale.token
     assert fresh.attempt == 2
-    assert queue.run(stale) is Outcome.LOST  # the old holder can neither run nor write
+    # the old holder can neither run (run checks the lease first) nor write
+    assert queue.run(stale) is Outcome.LOST
     assert queue.run(fresh) is Outcome.SUCCESS
     assert queue.finish_fenced(stale, ProcessorResult.fail("late")) is Outcome.LOST
     assert _row(queue_db, task_id)["execution_status"] == "success"

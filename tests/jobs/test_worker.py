@@ -11,7 +11,7 @@ from typing import Any
 
 from renewflow import tasks
 from renewflow.db import Database
-from renewflow.jobs import Metrics, PeriodicJob, Worker, WorkerConfig, serve_metrics
+from renewflow.jobs import Lease, Metrics, PeriodicJob, Worker, WorkerConfig, serve_metrics
 from renewflow.tasks import TaskQueue
 from renewflow.worker import build_worker
 from tests.jobs.procs import registry
@@ -154,3 +154,35 @@ def test_a_long_periodic_job_does_not_starve_the_heartbeats(queue_db: Database) 
         worker.stop()
         worker.join(15)
     assert _row(queue_db, task.id)["attempts"] == 1
+
+
+class _RecordingQueue(TaskQueue):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits: list[int] = []
+
+    def claim(self, worker: str, limit: int, lease_seconds: float) -> list[Lease]:
+        self.limits.append(limit)
+        return super().claim(worker, limit, lease_seconds)
+
+
+def test_slow_jobs_are_claimed_in_smaller_batches(queue_db: Database) -> None:
+    """After a batch of 0.15 s jobs, a runner with `batch_seconds=0.35` claims 2 at a time, not
+    4: slow jobs are left for other runners instead of waiting behind each other in one batch."""
+    world = make_world(queue_db)
+    enqueue(queue_db, world, 10, processor="effect", metadata={"sleep": 0.15})
+    queue = _RecordingQueue(queue_db, registry())
+    worker = Worker(
+        queue_db,
+        [queue],
+        config=WorkerConfig(name="sizer", batch=4, batch_seconds=0.35, poll_interval=0.1),
+    )
+    worker.start()
+    try:
+        wait_for(lambda: _counts(queue_db) == {"success": 10}, 20)
+    finally:
+        worker.stop()
+        assert worker.join(10)
+    assert queue.limits[0] == 4
+    assert min(queue.limits[1:]) >= 1
+    assert max(queue.limits[1:]) <= 2

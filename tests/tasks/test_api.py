@@ -108,6 +108,45 @@ def test_bad_input_is_422_naming_the_field(
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
+def _task_count(database: Database, world: World) -> int:
+    with database.tenant_transaction(world.tenant_id) as conn:
+        row = conn.execute("SELECT count(*) AS n FROM workflow_tasks").fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+@pytest.mark.parametrize("auto_execute", [True, False])
+def test_an_unknown_processor_is_422_listing_the_known_ones(
+    api: httpx.Client, key: dict[str, str], world: World, database: Database, auto_execute: bool
+) -> None:
+    before = _task_count(database, world)
+    body = _body(
+        world, task_type="AI_TASK", owner="AI", auto_execute=auto_execute, processor="crm-magic"
+    )
+    response = api.post(BASE, json=body, headers=key)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    (error,) = response.json()["errors"]
+    assert error["field"] == "body.processor"
+    assert "unknown processor 'crm-magic'" in error["message"]
+    for known in ("draft-email", "noop", "post-webhook", "update-contact"):
+        assert known in error["message"]
+    assert _task_count(database, world) == before  # nothing written
+
+
+def test_patching_in_an_unknown_processor_is_422(
+    api: httpx.Client, key: dict[str, str], world: World
+) -> None:
+    task = _create(api, key, world, task_type="AI_TASK", owner="AI", processor="noop")
+    response = api.patch(f"{BASE}/{task['id']}", json={"processor": "crm-magic"}, headers=key)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["body.processor"]
+    assert api.get(f"{BASE}/{task['id']}", headers=key).json()["processor"] == "noop"
+    response = api.patch(f"{BASE}/{task['id']}", json={"processor": "draft-email"}, headers=key)
+    assert response.status_code == 200, response.text
+    assert response.json()["processor"] == "draft-email"
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

@@ -12,10 +12,11 @@ in `.sql` files) -> `renewflow.db.Database`. The worker never touches SQL.
 from renewflow.jobs.backoff import retry_delay
 from renewflow.jobs.metrics import Metrics, serve_metrics
 from renewflow.jobs.periodic import PeriodicJob, PeriodicScheduler, slot_start
-from renewflow.jobs.types import Lease, Outcome, Queue
+from renewflow.jobs.types import BatchQueue, Lease, Outcome, Queue
 from renewflow.jobs.worker import Worker, WorkerConfig
 
 __all__ = [
+    "BatchQueue",
     "Lease",
     "Metrics",
     "Outcome",

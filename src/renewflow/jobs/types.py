@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 
@@ -21,7 +21,11 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Lease:
-    """One claimed job. `token` is fresh for every claim and fences every later write."""
+    """One claimed job. `token` is fresh for every claim and fences every later write.
+
+    `payload` is whatever the claim returned for running the job (a queue's own business, opaque
+    to the worker), so that running needs no second round trip; it takes no part in equality.
+    """
 
     job_id: UUID
     tenant_id: UUID
@@ -31,6 +35,7 @@ class Lease:
     kind: str  # what runs it (a processor name): the label outcomes are counted by
     queued_at: datetime | None
     claimed_at: datetime
+    payload: Any = field(default=None, compare=False, repr=False)
 
 
 class Queue(Protocol):
@@ -43,6 +48,9 @@ class Queue(Protocol):
     - `reap` re-queues jobs whose lease expired (or fails them when out of attempts).
     - `run` does the job and writes its result, fenced: `Outcome.LOST` if the lease was gone.
     - `depth` counts jobs by state, for the metrics.
+
+    A queue may also implement `BatchQueue.run_batch`; the worker then hands it each claimed
+    batch whole instead of calling `run` once per job.
     """
 
     name: str
@@ -58,3 +66,20 @@ class Queue(Protocol):
     def run(self, lease: Lease) -> Outcome: ...
 
     def depth(self) -> Mapping[str, int]: ...
+
+
+@runtime_checkable
+class BatchQueue(Queue, Protocol):
+    """A queue that runs a claimed batch at once (optional: see `Queue`).
+
+    `run_batch` runs the jobs of `leases` in order and writes their results, fenced per job (a job
+    whose lease is gone is `LOST`, the others are written), in as few transactions as it can. Once
+    `should_stop()` is true it starts no further job: those entries are None and the worker hands
+    them back with `release`. It returns one entry per lease, in the order given. If it raises
+    (the database went away), the worker releases every lease of the batch still held; results
+    already written stay written (the release matches only leases still running).
+    """
+
+    def run_batch(
+        self, leases: Sequence[Lease], should_stop: Callable[[], bool]
+    ) -> list[Outcome | None]: ...

@@ -1,7 +1,11 @@
 """The worker loop: claim, run, heartbeat, reap, wake on NOTIFY, periodic jobs, graceful stop.
 
 Threads of one worker process:
-- `concurrency` runner threads, each claiming up to `batch` jobs at a time and running them;
+- `concurrency` runner threads, each claiming up to `batch` jobs at a time and running them: a
+  `BatchQueue` runs the batch whole (and writes its results together), any other queue one `run`
+  per job. A claim takes fewer than `batch` when the queue's recent jobs were slow: no more than
+  the runner expects to get through in `batch_seconds`, so that slow jobs (an LLM, a CRM) are
+  not claimed by one runner while other runners and workers sit idle;
 - one listener holding a LISTEN connection, waking the runners on a notification (polling every
   `poll_interval` seconds is the fallback when notifications are lost or the connection is down);
 - one housekeeping thread: heartbeats every `lease_seconds / 3`, reaps expired leases every
@@ -31,7 +35,7 @@ from psycopg_pool import PoolTimeout
 from renewflow.db import Database, DatabaseUnavailable
 from renewflow.jobs.metrics import Metrics
 from renewflow.jobs.periodic import PeriodicJob, PeriodicScheduler
-from renewflow.jobs.types import Lease, Outcome, Queue
+from renewflow.jobs.types import BatchQueue, Lease, Outcome, Queue
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ class WorkerConfig:
     name: str = field(default_factory=default_worker_name)
     concurrency: int = 1
     batch: int = 1
+    batch_seconds: float = 1.0
     lease_seconds: float = 30.0
     poll_interval: float = 1.0
     reap_interval: float = 5.0
@@ -80,6 +85,8 @@ class Worker:
         self._wake = threading.Event()
         self._held: dict[tuple[str, object], tuple[Queue, Lease]] = {}
         self._held_lock = threading.Lock()
+        # seconds per job, by queue: a moving average of recent runs (sizes the claims)
+        self._per_job: dict[str, float] = {}
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -149,19 +156,31 @@ class Worker:
                 log.warning("database unavailable (%s); retrying in %.1fs", _brief(error), delay)
                 self._stopping.wait(delay)
                 continue
+            except Exception:
+                # a queue's bug: the leases in hand were handed back (or will expire); the runner
+                # lives on rather than leaving the worker with one runner fewer
+                failures += 1
+                log.exception("a runner failed; retrying")
+                self._stopping.wait(min(5.0, 0.1 * 2**failures))
+                continue
             if not claimed_any:
                 self._wake.wait(self.config.poll_interval)
                 self._wake.clear()
 
     def _claim_and_run(self, queue: Queue) -> bool:
         started = time.perf_counter()
-        leases = queue.claim(self.config.name, self.config.batch, self.config.lease_seconds)
+        leases = queue.claim(self.config.name, self._claim_limit(queue), self.config.lease_seconds)
         if not leases:
             return False
-        self.metrics.claim_duration(queue.name, time.perf_counter() - started)
+        claimed = time.perf_counter()
+        self.metrics.claim_duration(queue.name, claimed - started)
         with self._held_lock:
             for lease in leases:
                 self._held[(queue.name, lease.token)] = (queue, lease)
+        if isinstance(queue, BatchQueue):
+            ran = self._run_batch(queue, leases)
+            self._timed(queue, time.perf_counter() - claimed, ran)
+            return True
         pending = list(leases)
         try:
             while pending:
@@ -172,13 +191,60 @@ class Worker:
         finally:
             if pending:
                 self._release(queue, pending)
+        self._timed(queue, time.perf_counter() - claimed, len(leases) - len(pending))
         return True
 
-    def _run_one(self, queue: Queue, lease: Lease) -> None:
-        if lease.queued_at is not None:
-            self.metrics.start_latency(
-                queue.name, (datetime.now(UTC) - lease.queued_at).total_seconds()
+    def _claim_limit(self, queue: Queue) -> int:
+        per_job = self._per_job.get(queue.name)
+        if not per_job:
+            return self.config.batch
+        return max(1, min(self.config.batch, int(self.config.batch_seconds / per_job)))
+
+    def _timed(self, queue: Queue, seconds: float, jobs: int) -> None:
+        if jobs:
+            sample = seconds / jobs
+            previous = self._per_job.get(queue.name)
+            self._per_job[queue.name] = (
+                sample if previous is None else previous + 0.3 * (sample - previous)
             )
+
+    def _run_batch(self, queue: BatchQueue, leases: Sequence[Lease]) -> int:
+        """Runs a batch; returns how many of its jobs ran."""
+        self._started(queue, leases)
+        outcomes: list[Outcome | None] = []
+        try:
+            outcomes = queue.run_batch(leases, self._stopping.is_set)
+        finally:
+            # unstarted (None), or every lease of the batch if it raised: the release only
+            # matches leases still running, so results already written stay
+            unfinished = [
+                lease for i, lease in enumerate(leases) if i >= len(outcomes) or outcomes[i] is None
+            ]
+            if unfinished:
+                self._release(queue, unfinished)
+            with self._held_lock:
+                for lease in leases:
+                    self._held.pop((queue.name, lease.token), None)
+        for lease, outcome in zip(leases, outcomes, strict=True):
+            if outcome is not None:
+                self._count(queue, lease, outcome)
+        return len(leases) - len(unfinished)
+
+    def _started(self, queue: Queue, leases: Sequence[Lease]) -> None:
+        now = datetime.now(UTC)
+        for lease in leases:
+            if lease.queued_at is not None:
+                self.metrics.start_latency(queue.name, (now - lease.queued_at).total_seconds())
+
+    def _count(self, queue: Queue, lease: Lease, outcome: Outcome) -> None:
+        self.metrics.outcome(queue.name, lease.kind, outcome.value)
+        if outcome is Outcome.LOST:
+            log.warning(
+                "job %s: lease lost before it finished; its result was discarded", lease.job_id
+            )
+
+    def _run_one(self, queue: Queue, lease: Lease) -> None:
+        self._started(queue, [lease])
         try:
             outcome = queue.run(lease)
         except _TRANSIENT:
@@ -188,11 +254,7 @@ class Worker:
         finally:
             with self._held_lock:
                 self._held.pop((queue.name, lease.token), None)
-        self.metrics.outcome(queue.name, lease.kind, outcome.value)
-        if outcome is Outcome.LOST:
-            log.warning(
-                "job %s: lease lost before it finished; its result was discarded", lease.job_id
-            )
+        self._count(queue, lease, outcome)
 
     def _release(self, queue: Queue, leases: Sequence[Lease]) -> None:
         try:

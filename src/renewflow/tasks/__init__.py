@@ -21,7 +21,12 @@ from renewflow.tasks.models import (
     TaskType,
     TaskUpdate,
 )
-from renewflow.tasks.processors import Processor, ProcessorRegistry, ProcessorResult
+from renewflow.tasks.processors import (
+    Processor,
+    ProcessorContext,
+    ProcessorRegistry,
+    ProcessorResult,
+)
 from renewflow.tasks.queue import TaskQueue
 from renewflow.tasks.service import (
     cancel_task,
@@ -49,6 +54,7 @@ __all__ = [
     "ExecutionStatus",
     "Owner",
     "Processor",
+    "ProcessorContext",
     "ProcessorRegistry",
     "ProcessorResult",
     "SortKey",

@@ -1,7 +1,9 @@
--- workflow_tasks as a job queue. Claims, heartbeats, releases and the reaper run as the service
--- role (the explicit cross-tenant path); a run and its fenced finish run as the app role inside
--- the task's tenant. The fence compares the lease token and the clock: `clock_timestamp()`, not
--- `now()`, because `now()` is the start of a transaction that may have run a long processor.
+-- workflow_tasks as a job queue. Everything here runs as the service role (the explicit
+-- cross-tenant path): claims, heartbeats, releases, the reaper, and the fenced finish. A processor
+-- runs between the claim and the finish with no transaction open; what it writes to the tenant's
+-- rows it writes in short tenant transactions of its own (renewflow.tasks.ProcessorContext).
+-- The fence compares the lease token and the clock: `clock_timestamp()`, not `now()`, because
+-- `now()` is the start of the transaction, and the fence is about the moment of the write.
 
 -- name: claim
 WITH picked AS (
@@ -21,8 +23,8 @@ SET execution_status = 'running',
     attempts = t.attempts + 1
 FROM picked
 WHERE t.id = picked.id
-RETURNING t.id, t.tenant_id, t.lease_token, t.attempts, t.max_attempts, t.processor,
-          t.queued_at, t.claimed_at, t.priority, t.created_at;
+-- the whole row: the processor's input (the task as claimed), so running needs no second trip
+RETURNING t.*;
 
 -- name: heartbeat
 -- Extends leases that are still valid; an expired lease is not revived (the reaper may be
@@ -73,29 +75,33 @@ FROM workflow_tasks
 WHERE auto_execute AND status = 'pending' AND execution_status IN ('queued', 'running');
 
 -- name: load_leased
--- The task, if this lease still holds it.
-SELECT * FROM workflow_tasks WHERE id = %(id)s AND lease_token = %(token)s;
+-- The tasks among (ids, tokens) whose lease still holds, and how many seconds it has left.
+SELECT t.*, extract(epoch FROM t.lease_expires_at - clock_timestamp())::float8 AS lease_left
+FROM workflow_tasks t
+JOIN unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS held(id, token)
+  ON t.id = held.id AND t.lease_token = held.token
+WHERE t.lease_expires_at > clock_timestamp();
 
--- name: finish_success
-UPDATE workflow_tasks
-SET status = 'completed', execution_status = 'success', executed_at = clock_timestamp(),
-    completed_at = clock_timestamp(), execution_result = %(result)s, last_error = NULL,
+-- name: finish
+-- The results of a batch in one statement, fenced per row: a row whose lease is gone (expired,
+-- reaped, taken over) is left alone and missing from RETURNING; the others are written.
+-- `execution_status` per row says which result it is: 'success' completes the task, 'queued' is
+-- a retry after `delay` seconds, 'failed' fails it for good.
+UPDATE workflow_tasks t
+SET execution_status = f.execution_status,
+    status = CASE WHEN f.execution_status = 'success' THEN 'completed' ELSE t.status END,
+    completed_at = CASE WHEN f.execution_status = 'success' THEN clock_timestamp()
+                        ELSE t.completed_at END,
+    executed_at = CASE WHEN f.execution_status = 'queued' THEN t.executed_at
+                       ELSE clock_timestamp() END,
+    run_after = CASE WHEN f.execution_status = 'queued'
+                     THEN clock_timestamp() + make_interval(secs => f.delay)
+                     ELSE t.run_after END,
+    execution_result = f.result,
+    last_error = f.error,
     lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
-WHERE id = %(id)s AND lease_token = %(token)s AND lease_expires_at > clock_timestamp()
-RETURNING id;
-
--- name: finish_retry
-UPDATE workflow_tasks
-SET execution_status = 'queued', execution_result = %(result)s, last_error = %(error)s,
-    run_after = clock_timestamp() + make_interval(secs => %(delay_seconds)s),
-    lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
-WHERE id = %(id)s AND lease_token = %(token)s AND lease_expires_at > clock_timestamp()
-RETURNING id;
-
--- name: finish_failed
-UPDATE workflow_tasks
-SET execution_status = 'failed', execution_result = %(result)s, last_error = %(error)s,
-    executed_at = clock_timestamp(),
-    lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
-WHERE id = %(id)s AND lease_token = %(token)s AND lease_expires_at > clock_timestamp()
-RETURNING id;
+FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[], %(statuses)s::text[], %(results)s::jsonb[],
+            %(errors)s::text[], %(delays)s::float8[])
+     AS f(id, token, execution_status, result, error, delay)
+WHERE t.id = f.id AND t.lease_token = f.token AND t.lease_expires_at > clock_timestamp()
+RETURNING t.id;

@@ -4,7 +4,7 @@ transaction, these functions own the rules and the SQL."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
@@ -27,6 +27,9 @@ from renewflow.tasks.models import (
     TaskType,
     TaskUpdate,
 )
+
+if TYPE_CHECKING:
+    from renewflow.tasks.processors import ProcessorRegistry
 
 _Q = load_queries("renewflow.tasks")
 
@@ -96,8 +99,22 @@ def _map_fk(error: psycopg.errors.ForeignKeyViolation) -> InvalidInputError:
     return InvalidInputError(field, f"{message} in this tenant")
 
 
-def create_task(conn: Connection, data: TaskCreate) -> Task:
-    """Inserts a task. A parent must be a task of the caller's tenant (another tenant's is 404)."""
+def _check_processor(name: str | None, processors: ProcessorRegistry | None) -> None:
+    """Refuses a processor name that `processors` does not know (before anything is written).
+    Without a registry (the engine, which has none at hand) any name passes: a worker then fails
+    the task at once, naming the processors it knows."""
+    if name is None or processors is None or name in processors:
+        return
+    known = ", ".join(processors.names()) or "none"
+    raise InvalidInputError("body.processor", f"unknown processor {name!r} (known: {known})")
+
+
+def create_task(
+    conn: Connection, data: TaskCreate, *, processors: ProcessorRegistry | None = None
+) -> Task:
+    """Inserts a task. A parent must be a task of the caller's tenant (another tenant's is 404).
+    With `processors`, a processor name it does not know is refused (InvalidInputError)."""
+    _check_processor(data.processor, processors)
     if data.parent_task_id is not None:
         _one(conn, data.parent_task_id)
     if data.auto_execute:
@@ -242,7 +259,17 @@ def task_tree(conn: Connection, task_id: UUID) -> TaskNode:
     return root
 
 
-def update_task(conn: Connection, task_id: UUID, changes: TaskUpdate) -> Task:
+def update_task(
+    conn: Connection,
+    task_id: UUID,
+    changes: TaskUpdate,
+    *,
+    processors: ProcessorRegistry | None = None,
+) -> Task:
+    """Changes the fields sent. With `processors`, a processor name it does not know is refused
+    (InvalidInputError), as when creating."""
+    if "processor" in changes.model_fields_set:
+        _check_processor(changes.processor, processors)
     task = to_task(_one(conn, task_id, "lock_task"))
     sent = changes.model_fields_set
     if "status" in sent:

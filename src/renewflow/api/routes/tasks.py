@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from renewflow import tasks
@@ -26,11 +26,21 @@ from renewflow.tasks import (
     TaskType,
     TaskUpdate,
 )
+from renewflow.tasks.processors import ProcessorRegistry
 
 router = APIRouter(prefix="/api/workflows/tasks", tags=["tasks"])
 
 # Running a processor on demand has side effects outside renewflow (a CRM, a webhook).
 _Executors = Depends(require_role(Role.ADMIN, Role.MANAGER, Role.SERVICE))
+
+
+async def _processors(request: Request) -> ProcessorRegistry:
+    """The processors this process knows (built once at start-up: `create_app`)."""
+    registry: ProcessorRegistry = request.app.state.processors
+    return registry
+
+
+_Processors = Annotated[ProcessorRegistry, Depends(_processors)]
 
 
 class SkipIn(BaseModel):
@@ -88,10 +98,11 @@ def list_tasks(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_task(body: TaskCreate, session: SessionDep) -> Task:
-    """A task (or a sub-task, with parent_task_id). An auto-executed AI task is queued at once."""
+def create_task(body: TaskCreate, session: SessionDep, processors: _Processors) -> Task:
+    """A task (or a sub-task, with parent_task_id). An auto-executed AI task is queued at once.
+    A processor must be one the server knows (422 otherwise, listing the known ones)."""
     with session.transaction() as conn:
-        return tasks.create_task(conn, body)
+        return tasks.create_task(conn, body, processors=processors)
 
 
 @router.get("/{task_id}")
@@ -101,10 +112,13 @@ def get_task(task_id: UUID, session: SessionDep) -> Task:
 
 
 @router.patch("/{task_id}")
-def update_task(task_id: UUID, body: TaskUpdate, session: SessionDep) -> Task:
-    """Changes the fields sent. Status moves here only between pending and in_progress."""
+def update_task(
+    task_id: UUID, body: TaskUpdate, session: SessionDep, processors: _Processors
+) -> Task:
+    """Changes the fields sent. Status moves here only between pending and in_progress; a
+    processor must be one the server knows."""
     with session.transaction() as conn:
-        return tasks.update_task(conn, task_id, body)
+        return tasks.update_task(conn, task_id, body, processors=processors)
 
 
 @router.get("/{task_id}/tree")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
+from uuid import UUID
 
-from renewflow.db import Connection
+from renewflow.db import Connection, Database
 from renewflow.tasks.errors import UnknownProcessor
 from renewflow.tasks.models import Task
 
@@ -41,22 +43,49 @@ class ProcessorResult:
         return cls(success=False, retryable=retryable, error=error, output=output)
 
 
+class ProcessorContext:
+    """What a processor gets besides its task: the task's tenant, and short transactions in it.
+
+    `transaction()` opens a transaction as the app role scoped to `tenant_id` (row-level security:
+    only that tenant's rows are visible and writable) and commits it when the block ends, or rolls
+    it back if the block raises. Open one around each burst of database work and close it before
+    any call to the outside world: no connection may be held across a network call.
+    """
+
+    __slots__ = ("_database", "tenant_id")
+
+    def __init__(self, database: Database, tenant_id: UUID) -> None:
+        self._database = database
+        self.tenant_id = tenant_id
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self._database.tenant_transaction(self.tenant_id) as conn:
+            yield conn
+
+
 class Processor(Protocol):
     """Does one AI task's work.
 
     Contract:
-    - `task` is the task as claimed (its `metadata` carries the processor's input);
-    - `conn` is a transaction as the app role scoped to the task's tenant: the processor sees and
-      writes only that tenant's rows. Its database writes commit only together with the task's
-      success, in one transaction, and only while the worker still holds the lease: a run whose
-      lease was lost, or that failed, leaves no database change behind. Writes outside the database
-      (an HTTP call) cannot be rolled back: they happen at least once, so send an idempotency key
-      (the task id) that the receiver can deduplicate on;
-    - return a `ProcessorResult`; an exception counts as a retryable failure;
-    - do not commit, roll back or change the connection's tenant.
+    - `task` is the task as claimed (its `metadata` carries the processor's input; `attempts` is
+      this attempt's number);
+    - the processor runs with no transaction open. When it needs the database it asks
+      `ctx.transaction()` for a short transaction in the task's tenant; each one commits on its own
+      when its block ends. Never keep one open across a network call (a CRM, an LLM, a webhook);
+    - **at least once**: a task may run more than once (a retry, a worker killed or cut off after
+      the processor returned, a lease lost while it ran), and writes already committed stay
+      committed whatever happens next: a run whose result is refused because its lease was lost
+      keeps the processor's own writes, and so does a run that then fails. So make every write
+      idempotent (an upsert keyed on the task, "set to" rather than "add"), do related writes in
+      one transaction so that none is half-done, and send the task id as an idempotency key to
+      the outside world;
+    - return a `ProcessorResult`. An exception counts as a retryable failure, its message kept as
+      the task's error (the transaction it raised in, if any, rolls back);
+    - do not keep `ctx` or its connections beyond the call.
     """
 
-    def __call__(self, task: Task, conn: Connection, /) -> ProcessorResult: ...
+    def __call__(self, task: Task, ctx: ProcessorContext, /) -> ProcessorResult: ...
 
 
 class ProcessorRegistry:

@@ -1,8 +1,9 @@
 """Built-in processors: update a contact in our own CRM tables (the spec's Salesforce example), post
-to a webhook the tenant configured, and a no-op for smoke tests and benchmarks.
+to a webhook the tenant configured, draft an email with the tenant's LLM (`email_draft`), and a
+no-op for smoke tests and benchmarks.
 
-An email-drafting processor (the spec's third built-in) is not built yet; it belongs on top of
-`renewflow.llm`.
+Each asks its context for a short tenant transaction when it needs the database and holds none
+while it calls the outside world; each is idempotent, since a task runs at least once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import psycopg
 
 from renewflow.db import Connection, load_queries
 from renewflow.tasks.models import Task
-from renewflow.tasks.processors.base import Processor, ProcessorResult
+from renewflow.tasks.processors.base import Processor, ProcessorContext, ProcessorResult
 from renewflow.tasks.processors.email_draft import draft_email
 
 _Q = load_queries("renewflow.tasks.processors", "builtin.sql")
@@ -29,7 +30,7 @@ _RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
 WEBHOOK_TIMEOUT = 10.0
 
 
-def noop(task: Task, conn: Connection, /) -> ProcessorResult:
+def noop(task: Task, ctx: ProcessorContext, /) -> ProcessorResult:
     """Does nothing and succeeds: measures the queue itself."""
     return ProcessorResult.ok()
 
@@ -61,25 +62,29 @@ def _fields(values: Mapping[str, Any]) -> dict[str, str | None]:
     return out
 
 
-def update_contact(task: Task, conn: Connection, /) -> ProcessorResult:
-    """Updates the customer's contacts from the task's metadata. Two shapes:
+def update_contact(task: Task, ctx: ProcessorContext, /) -> ProcessorResult:
+    """Updates the customer's contacts from the task's metadata, in one transaction. Two shapes:
 
     - the spec's: `{"oldContact": {...}, "newContact": {"name", "salesforceId", "email", "title",
       "role"}}` makes the new contact the customer's primary contact (creating it if no contact
       matches its salesforceId, id or email);
     - `{"contactId": "...", "changes": {"title": ..., "email": ...}}` edits one contact.
+
+    Idempotent: a second run finds the contact the first one created or edited and sets the same
+    values again.
     """
     meta = task.metadata
+    new = meta.get("newContact")
+    changes = meta.get("changes")
+    if not isinstance(new, dict) and (not isinstance(changes, dict) or not meta.get("contactId")):
+        return ProcessorResult.fail(
+            "metadata needs newContact, or contactId with changes", retryable=False
+        )
     try:
-        with conn.transaction():
-            new = meta.get("newContact")
+        with ctx.transaction() as conn:
             if isinstance(new, dict):
                 return _make_primary(task, conn, new)
-            changes = meta.get("changes")
-            if not isinstance(changes, dict) or not meta.get("contactId"):
-                return ProcessorResult.fail(
-                    "metadata needs newContact, or contactId with changes", retryable=False
-                )
+            assert isinstance(changes, dict)
             found = _match(task, conn, {"id": meta["contactId"]})
             if found is None:
                 return ProcessorResult.fail(
@@ -122,7 +127,7 @@ def _make_primary(task: Task, conn: Connection, new: Mapping[str, Any]) -> Proce
     )
 
 
-def post_webhook(task: Task, conn: Connection, /) -> ProcessorResult:
+def post_webhook(task: Task, ctx: ProcessorContext, /) -> ProcessorResult:
     """POSTs the task to a webhook the tenant configured (its CRM, Slack, ...).
 
     `metadata.webhook` names an entry of the tenant's `settings.webhooks`
@@ -134,7 +139,8 @@ def post_webhook(task: Task, conn: Connection, /) -> ProcessorResult:
     name = task.metadata.get("webhook")
     if not isinstance(name, str) or not name:
         return ProcessorResult.fail("metadata.webhook must name one of the tenant's webhooks")
-    row = conn.execute(_Q["tenant_webhooks"]).fetchone()
+    with ctx.transaction() as conn:  # closed before the request: nothing held across it
+        row = conn.execute(_Q["tenant_webhooks"]).fetchone()
     hooks = row["webhooks"] if row and isinstance(row["webhooks"], dict) else {}
     hook = hooks.get(name)
     if not isinstance(hook, dict) or not isinstance(hook.get("url"), str):

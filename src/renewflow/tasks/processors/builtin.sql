@@ -1,4 +1,5 @@
--- The built-in processors' queries, run as the app role inside the task's tenant transaction.
+-- The built-in processors' queries, run as the app role in short transactions of the task's tenant
+-- (ProcessorContext.transaction).
 
 -- name: find_contact
 SELECT * FROM contacts
@@ -36,6 +37,13 @@ UPDATE contacts SET is_primary = true WHERE id = %(id)s AND NOT is_primary RETUR
 -- name: tenant_webhooks
 SELECT settings -> 'webhooks' AS webhooks FROM tenants WHERE id = current_tenant_id();
 
--- name: append_step_artifact
-UPDATE workflow_step_executions SET artifacts = artifacts || %(artifact)s
+-- name: put_step_artifact
+-- The step's artifacts with this one in place of any earlier one of the same id (a re-run of the
+-- task), appended at the end.
+UPDATE workflow_step_executions
+SET artifacts = coalesce(
+      (SELECT jsonb_agg(a.value ORDER BY a.ordinality)
+       FROM jsonb_array_elements(artifacts) WITH ORDINALITY AS a
+       WHERE a.value ->> 'id' IS DISTINCT FROM %(artifact_id)s),
+      '[]'::jsonb) || %(artifact)s
 WHERE id = %(step_execution_id)s;
