@@ -194,8 +194,11 @@ def _free_port() -> int:
         return port
 
 
-def _start_api(url: str, processes: int) -> tuple[subprocess.Popen[bytes], str]:
-    """`renewflow serve` as an operator runs it, minus the start-up work already done here."""
+def _start_api(
+    url: str, processes: int, *, worker: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`renewflow serve` as an operator runs it, minus the start-up work already done here (and
+    without its worker unless `worker`)."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "RENEWFLOW_LOG_LEVEL": "warning"}
     proc = subprocess.Popen(
@@ -210,7 +213,7 @@ def _start_api(url: str, processes: int) -> tuple[subprocess.Popen[bytes], str]:
             str(processes),
             "--no-migrate",
             "--no-seed",
-            "--no-worker",
+            "--worker" if worker else "--no-worker",
         ],
         cwd=ROOT,
         env=env,

@@ -97,6 +97,8 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP API (migrating the database and seeding the core workflows first)."""
+    from renewflow.engine import RunLimits, StepRunner
+    from renewflow.llm import shared_clients
     from renewflow.serving import StopOnSigterm, listening_socket, run_http
     from renewflow.worker import build_worker
 
@@ -121,7 +123,17 @@ def serve(
             if seed:
                 typer.echo(_seed_core_library(database))
             typer.echo(_how_to_authenticate(f"http://{bind_host}:{bind_port}"))
-            background = build_worker(database) if worker else None
+            background = (
+                build_worker(
+                    database,
+                    step_runner=StepRunner(
+                        database, shared_clients, limits=RunLimits.from_settings(settings)
+                    ),
+                    step_workers=settings.step_workers,
+                )
+                if worker
+                else None
+            )
             if background is not None:
                 background.start()
             run_http(
@@ -407,6 +419,13 @@ def worker(
         str | None, typer.Option(help="Worker name in leases (default host:pid).")
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Runner threads.")] = 2,
+    step_workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Asynchronous step runs at once (default: RENEWFLOW_STEP_WORKERS, else 50).",
+        ),
+    ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Tasks claimed per claim.")] = 8,
     lease: Annotated[float, typer.Option(min=1, help="Lease seconds.")] = 30.0,
     poll: Annotated[float, typer.Option(min=0.05, help="Polling fallback seconds.")] = 1.0,
@@ -464,6 +483,7 @@ def worker(
             intervals=Intervals(task_sweep=timedelta(seconds=sweep_every)),
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
+            step_workers=_state.settings().step_workers if step_workers is None else step_workers,
         )
 
 

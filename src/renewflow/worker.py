@@ -2,6 +2,8 @@
 
 One place composes them (as the app factory composes the routers):
 - the AI task queue (claims, leases, processors);
+- asynchronous step runs, on runner threads of their own (`step_workers` at once: each waits on
+  one LLM call with no connection held, so they must not take turns with the tasks' runners);
 - periodic jobs, each run once per slot however many workers run: the task sweep (snoozes,
   decisions, expired leases), the renewal trigger sweep, scheduled notifications (the overdue
   ladder), and delivery of queued email and webhook notifications.
@@ -11,14 +13,17 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
 
+from renewflow.config import load_settings
 from renewflow.db import Connection, Database
-from renewflow.engine import run_schedule
+from renewflow.engine import RunLimits, StepRunner, run_schedule
 from renewflow.engine import sweep as renewal_sweep
 from renewflow.jobs import Metrics, PeriodicJob, Worker, WorkerConfig, retry_delay, serve_metrics
+from renewflow.llm import shared_clients
 from renewflow.notify.delivery import delivery_job
 from renewflow.tasks.processors import ProcessorRegistry
 from renewflow.tasks.queue import TaskQueue
@@ -75,8 +80,11 @@ def build_worker(
     backoff_base: float = 2.0,
     backoff_cap: float = 600.0,
     metrics: Metrics | None = None,
-) -> Worker:
-    """A worker ready to `start()` (in a thread, as `renewflow serve` does) or to run here."""
+    step_runner: StepRunner | None = None,
+    step_workers: int = 0,
+) -> WorkerGroup:
+    """A worker ready to `start()` (in a thread, as `renewflow serve` does) or to run here; with
+    `step_workers` > 0 it also runs asynchronous step runs (with `step_runner`'s limits)."""
     intervals = intervals or Intervals()
     if sweep_every is not None:
         intervals = Intervals(
@@ -90,13 +98,66 @@ def build_worker(
         registry or ProcessorRegistry.default(),
         backoff=lambda attempt: retry_delay(attempt, base=backoff_base, cap=backoff_cap),
     )
-    return Worker(
-        database,
-        [queue],
-        config=config or WorkerConfig(batch=TASK_BATCH),
-        periodic=periodic_jobs(database, intervals),
-        metrics=metrics,
-    )
+    config = config or WorkerConfig(batch=TASK_BATCH)
+    workers = [
+        Worker(
+            database,
+            [queue],
+            config=config,
+            periodic=periodic_jobs(database, intervals),
+            metrics=metrics,
+        )
+    ]
+    if step_workers > 0:
+        runner = step_runner or StepRunner(database, shared_clients)
+        steps = WorkerConfig(
+            name=f"{config.name}/steps",
+            concurrency=step_workers,
+            batch=1,
+            lease_seconds=runner.limits.lease_seconds,
+            poll_interval=config.poll_interval,
+            reap_interval=config.reap_interval,
+            shutdown_grace=config.shutdown_grace,
+            listen=config.listen,
+        )
+        workers.append(Worker(database, [runner.queue], config=steps, metrics=metrics))
+    return WorkerGroup(workers)
+
+
+class WorkerGroup:
+    """Workers started, stopped and joined together (the task queue's and the step runs')."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    @property
+    def stopping(self) -> bool:
+        return all(worker.stopping for worker in self.workers)
+
+    def join(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        stopped = True
+        for worker in self.workers:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            stopped &= worker.join(remaining)
+        return stopped
+
+    def run_until_stopped(self) -> None:
+        """Starts, blocks until `stop()` (e.g. from a SIGTERM handler), then shuts down."""
+        self.start()
+        while not all(worker.stopping for worker in self.workers):
+            time.sleep(0.5)
+        grace = max(worker.config.shutdown_grace for worker in self.workers)
+        if not self.join(grace):
+            log.warning("jobs still running after the grace period")
 
 
 def run_worker(
@@ -109,6 +170,7 @@ def run_worker(
     intervals: Intervals | None = None,
     backoff_base: float = 2.0,
     backoff_cap: float = 600.0,
+    step_workers: int = 0,
 ) -> None:
     """Runs a worker in this process until SIGTERM or SIGINT, then stops gracefully (the jobs in
     hand finish within `config.shutdown_grace`; the rest is released to other workers)."""
@@ -121,6 +183,10 @@ def run_worker(
         backoff_base=backoff_base,
         backoff_cap=backoff_cap,
         metrics=metrics,
+        step_runner=StepRunner(
+            database, shared_clients, limits=RunLimits.from_settings(load_settings())
+        ),
+        step_workers=step_workers,
     )
     server = (
         serve_metrics(metrics, metrics_host, metrics_port) if metrics_port is not None else None

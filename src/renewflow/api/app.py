@@ -23,7 +23,7 @@ from renewflow.api.routes import (
 from renewflow.config import Settings, load_settings
 from renewflow.db import Database
 from renewflow.engine import RunLimits, StepRunner
-from renewflow.llm import shared_clients
+from renewflow.llm import LLMClients
 from renewflow.tasks.processors import ProcessorRegistry
 
 # Literal paths under /api/workflows (context, tasks, ...) come before the /{workflowId} routes.
@@ -41,8 +41,10 @@ ROUTERS = (
 def create_app(
     database: Database, *, manage_database: bool = True, settings: Settings | None = None
 ) -> FastAPI:
-    """An app serving `database`. With `manage_database`, the app opens and closes its pools."""
+    """An app serving `database`. With `manage_database`, the app opens and closes its pools.
+    Its LLM clients are its own (closed with it): a worker in the same process keeps its own."""
     settings = settings or load_settings()
+    llm_clients = LLMClients()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,9 +68,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.database = database
-    app.state.llm_clients = shared_clients
+    app.state.llm_clients = llm_clients
     app.state.step_runner = StepRunner(
-        database, shared_clients, limits=RunLimits.from_settings(settings)
+        database, llm_clients, limits=RunLimits.from_settings(settings)
     )
     app.state.processors = ProcessorRegistry.default()  # names a new task's processor may give
     problems.install(app)

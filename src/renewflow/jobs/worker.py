@@ -83,6 +83,7 @@ class Worker:
             database, periodic, self.config.name, should_stop=self._stopping.is_set
         )
         self._wake = threading.Event()
+        self._idle_turn = threading.Lock()
         self._held: dict[tuple[str, object], tuple[Queue, Lease]] = {}
         self._held_lock = threading.Lock()
         # seconds per job, by queue: a moving average of recent runs (sizes the claims)
@@ -163,9 +164,17 @@ class Worker:
                 log.exception("a runner failed; retrying")
                 self._stopping.wait(min(5.0, 0.1 * 2**failures))
                 continue
-            if not claimed_any:
-                self._wake.wait(self.config.poll_interval)
-                self._wake.clear()
+            if claimed_any:
+                # there may be more: hand the watch to the next idle runner at once
+                self._wake.set()
+                continue
+            # Idle: one runner at a time watches for work (a wake-up, or the poll interval), the
+            # others wait their turn, so an idle worker with many runners claims once per wake-up
+            # or poll, not once per runner. A runner that claims something wakes the next one.
+            with self._idle_turn:
+                if not self._stopping.is_set():
+                    self._wake.wait(self.config.poll_interval)
+                    self._wake.clear()
 
     def _claim_and_run(self, queue: Queue) -> bool:
         started = time.perf_counter()
