@@ -17,13 +17,23 @@ from renewflow.llm.settings import LLMSettings, provider_from_settings
 class LLMClients:
     def __init__(self) -> None:
         self._clients: dict[str, LLMClient] = {}
+        self._by_raw: dict[str, LLMClient] = {}
         self._lock = threading.Lock()
 
     def for_tenant(self, tenant_settings: dict[str, Any] | None) -> LLMClient:
         """The client for a tenant's `settings.llm` (the offline mock when there is none)."""
-        return self.for_settings(
-            LLMSettings.model_validate((tenant_settings or {}).get("llm") or {})
-        )
+        raw = (tenant_settings or {}).get("llm") or {}
+        # by the raw settings first: a step asks for its client more than once, and looking the
+        # raw settings up is cheaper than validating them again each time
+        key = json.dumps(raw, sort_keys=True, default=str)
+        client = self._by_raw.get(key)
+        if client is None:
+            client = self.for_settings(LLMSettings.model_validate(raw))
+            with self._lock:
+                if len(self._by_raw) >= 1024:
+                    self._by_raw.clear()
+                self._by_raw[key] = client
+        return client
 
     def for_settings(self, settings: LLMSettings) -> LLMClient:
         key = json.dumps(settings.model_dump(mode="json"), sort_keys=True)
@@ -42,6 +52,7 @@ class LLMClients:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+            self._by_raw.clear()
 
 
 # The process-wide instance, for code that has no app state to hang one on (task processors).
