@@ -294,7 +294,7 @@ def test_unknowns_and_other_tenants_are_404(client: httpx.Client, tenant_factory
             json={"customerId": str(uuid.uuid4()), "workflowId": "prepare"},
             headers=bearer(key_a),
         ).status_code
-        == 422
+        == 404
     )
     assert (
         client.post(

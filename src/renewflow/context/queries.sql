@@ -27,7 +27,7 @@ RETURNING id, (xmax = 0) AS inserted;
 INSERT INTO contracts (tenant_id, customer_id, start_date, renewal_date, arr, currency, auto_renew)
 VALUES (current_tenant_id(), %(customer_id)s, %(start_date)s, %(renewal_date)s, %(arr)s,
         %(currency)s, %(auto_renew)s)
-ON CONFLICT (customer_id) WHERE status = 'active' DO UPDATE SET
+ON CONFLICT (tenant_id, customer_id) WHERE status = 'active' DO UPDATE SET
   start_date = EXCLUDED.start_date, renewal_date = EXCLUDED.renewal_date, arr = EXCLUDED.arr,
   currency = EXCLUDED.currency, auto_renew = EXCLUDED.auto_renew
 RETURNING id;
@@ -73,14 +73,14 @@ UPDATE contacts SET is_primary = false WHERE customer_id = %(customer_id)s AND i
 -- name: upsert_usage
 INSERT INTO usage_metrics (tenant_id, customer_id, metric_date, metric_name, value)
 VALUES (current_tenant_id(), %(customer_id)s, %(metric_date)s, %(metric_name)s, %(value)s)
-ON CONFLICT (customer_id, metric_name, metric_date) DO UPDATE SET value = EXCLUDED.value;
+ON CONFLICT (tenant_id, customer_id, metric_name, metric_date) DO UPDATE SET value = EXCLUDED.value;
 
 -- name: upsert_intelligence
 INSERT INTO customer_intelligence (tenant_id, customer_id, risk_score, sentiment, ai_summary,
                                    insights, generated_at)
 VALUES (current_tenant_id(), %(customer_id)s, %(risk_score)s, %(sentiment)s, %(ai_summary)s,
         %(insights)s, now())
-ON CONFLICT (customer_id) DO UPDATE SET
+ON CONFLICT (tenant_id, customer_id) DO UPDATE SET
   risk_score = EXCLUDED.risk_score, sentiment = EXCLUDED.sentiment,
   ai_summary = EXCLUDED.ai_summary, insights = EXCLUDED.insights, generated_at = now();
 

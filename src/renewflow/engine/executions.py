@@ -13,9 +13,10 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
+from renewflow.context import CustomerNotFound
 from renewflow.db import Connection, load_queries
 from renewflow.engine.errors import ExecutionConflict, ExecutionNotFound, StepRunning
-from renewflow.errors import InvalidInputError
+from renewflow.errors import InvalidInputError, PermissionDeniedError
 from renewflow.workflows.model import Step, WorkflowConfig
 
 _Q = load_queries("renewflow.engine")
@@ -81,7 +82,9 @@ def start_execution(
             "complete or cancel it first"
         ) from None
     except psycopg.errors.ForeignKeyViolation:
-        raise InvalidInputError("customerId", f"no customer {customer_id}") from None
+        # a missing customer and another tenant's look the same: the one-active key leads with
+        # tenant_id (migration 0017), so only this tenant's own rows can collide before this
+        raise CustomerNotFound(f"customer {customer_id} not found") from None
     assert row is not None
     execution_id: UUID = row["id"]
     return execution_id
@@ -232,13 +235,39 @@ def move_to(conn: Connection, execution: LoadedExecution, step_id: str | None) -
     return status
 
 
-def skip_step(conn: Connection, execution_id: UUID, step_id: str, reason: str) -> str | None:
+APPROVER_ROLES = frozenset({"admin", "manager"})
+
+
+def require_approver_on_approval(
+    execution: LoadedExecution, actor_role: str | None, what: str
+) -> None:
+    """An approval step is a gate: answering it, skipping it, going back from it or ending the
+    execution on it are for approvers (managers and admins) only."""
+    current = execution.row["current_step_id"]
+    if current is None or execution.row["status"] != "active":
+        return
+    _, step = execution.step(current)
+    if step.type == "approval" and actor_role not in APPROVER_ROLES:
+        raise PermissionDeniedError(
+            f"step {current!r} is an approval: only a manager or an admin may {what} it"
+        )
+
+
+def skip_step(
+    conn: Connection,
+    execution_id: UUID,
+    step_id: str,
+    reason: str,
+    *,
+    actor_role: str | None = None,
+) -> str | None:
     """Skips the current step (a reason is required) and moves on in order; returns the next step."""
     if not reason.strip():
         raise InvalidInputError("reason", "a reason is required to skip a step")
     execution = load_execution(conn, execution_id, lock=True)
     index, _ = execution.step(step_id)
     require_current(execution, step_id)
+    require_approver_on_approval(execution, actor_role, "skip")
     require_no_live_run(conn, execution)
     conn.execute(
         _Q["record_skipped_step"],
@@ -249,10 +278,11 @@ def skip_step(conn: Connection, execution_id: UUID, step_id: str, reason: str) -
     return following
 
 
-def go_back(conn: Connection, execution_id: UUID) -> str:
+def go_back(conn: Connection, execution_id: UUID, *, actor_role: str | None = None) -> str:
     """Makes the step before the current one current again (its outputs stay in the history)."""
     execution = load_execution(conn, execution_id, lock=True)
     require_active(execution)
+    require_approver_on_approval(execution, actor_role, "go back from")
     require_no_live_run(conn, execution)
     current = execution.row["current_step_id"]
     index, _ = execution.step(current)
@@ -263,12 +293,19 @@ def go_back(conn: Connection, execution_id: UUID) -> str:
     return previous
 
 
-def finish_execution(conn: Connection, execution_id: UUID, status: str = "completed") -> None:
+def finish_execution(
+    conn: Connection,
+    execution_id: UUID,
+    status: str = "completed",
+    *,
+    actor_role: str | None = None,
+) -> None:
     """Ends an active execution as completed or cancelled."""
     if status not in ("completed", "cancelled"):
         raise InvalidInputError("status", "must be completed or cancelled")
     execution = load_execution(conn, execution_id, lock=True)
     require_active(execution)
+    require_approver_on_approval(execution, actor_role, f"end the execution ({status}) on")
     require_no_live_run(conn, execution)
     conn.execute(
         _Q["move_execution"],

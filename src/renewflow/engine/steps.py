@@ -36,12 +36,13 @@ from renewflow.engine.executions import (
     LoadedExecution,
     load_execution,
     next_step_in_order,
+    require_approver_on_approval,
     require_current,
     require_no_live_run,
 )
 from renewflow.engine.limits import ProviderSlots, RunLimits
 from renewflow.engine.notifications import fire_step_notifications
-from renewflow.errors import InvalidInputError, PermissionDeniedError
+from renewflow.errors import InvalidInputError
 from renewflow.llm import (
     LLMBadResponse,
     LLMCall,
@@ -66,7 +67,6 @@ _Q = load_queries("renewflow.engine", "runs.sql")
 _ENGINE_Q = load_queries("renewflow.engine")
 
 _PRIORITY = {"critical": 1, "high": 2, "medium": 3, "low": 4}
-APPROVER_ROLES = frozenset({"admin", "manager"})
 
 Transaction = Callable[[], AbstractContextManager[Connection]]
 
@@ -259,10 +259,7 @@ def claim_step(
     require_no_live_run(conn, execution, fresh=False)
     index, step = execution.step(step_id)
     require_current(execution, step_id)
-    if step.type == "approval" and request.actor_role not in APPROVER_ROLES:
-        raise PermissionDeniedError(
-            f"step {step_id!r} is an approval: a manager or an admin gives it"
-        )
+    require_approver_on_approval(execution, request.actor_role, "answer")
     context = build_context(conn, execution.row["customer_id"], execution_id)
     if request.extra_data:
         context["data"] = {**context["data"], **request.extra_data}

@@ -308,7 +308,9 @@ def skip_step(
     execution_id: UUID, step_id: str, body: SkipIn, session: SessionDep
 ) -> ExecutionDetail:
     with session.transaction() as conn:
-        engine.skip_step(conn, execution_id, step_id, body.reason)
+        engine.skip_step(
+            conn, execution_id, step_id, body.reason, actor_role=session.principal.role.value
+        )
         return _detail(conn, execution_id)
 
 
@@ -316,7 +318,7 @@ def skip_step(
 def go_back(execution_id: UUID, session: SessionDep) -> ExecutionDetail:
     """Make the previous step current again."""
     with session.transaction() as conn:
-        engine.go_back(conn, execution_id)
+        engine.go_back(conn, execution_id, actor_role=session.principal.role.value)
         return _detail(conn, execution_id)
 
 
@@ -324,7 +326,9 @@ def go_back(execution_id: UUID, session: SessionDep) -> ExecutionDetail:
 def finish(execution_id: UUID, body: FinishIn, session: SessionDep) -> ExecutionDetail:
     """End the execution as completed (or cancelled)."""
     with session.transaction() as conn:
-        engine.finish_execution(conn, execution_id, body.status)
+        engine.finish_execution(
+            conn, execution_id, body.status, actor_role=session.principal.role.value
+        )
         return _detail(conn, execution_id)
 
 

@@ -27,7 +27,8 @@ ALTER TABLE workflow_step_executions
 -- LLM call. A row whose lease expired still counts until it is settled (by the next claim of
 -- that execution, under the execution's lock, or by the reaper).
 CREATE UNIQUE INDEX workflow_step_executions_one_live
-  ON workflow_step_executions (workflow_execution_id) WHERE status IN ('queued', 'running');
+  ON workflow_step_executions (tenant_id, workflow_execution_id)
+  WHERE status IN ('queued', 'running');
 -- The worker's claim (oldest queued first) and the reaper (running rows by lease expiry).
 CREATE INDEX workflow_step_executions_queue
   ON workflow_step_executions (queued_at) WHERE status = 'queued';
