@@ -10,6 +10,8 @@ Three roles, three paths:
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +26,8 @@ from renewflow.db.errors import DatabaseUnavailable
 from renewflow.db.urls import APP_ROLE, SERVICE_ROLE, describe, role_conninfo
 
 Connection = psycopg.Connection[DictRow]
+
+log = logging.getLogger(__name__)
 
 _SET_PRINCIPAL = (
     "SELECT set_config('renewflow.tenant_id', %s, true), set_config('renewflow.user_id', %s, true)"
@@ -78,6 +82,7 @@ class Database:
             name="renewflow-service",
         )
         self._service_open = False
+        self._checking = threading.Lock()  # one pool check at a time
 
     def open(self) -> None:
         """Opens the app pool, failing fast with one clear error if the server is unreachable."""
@@ -113,15 +118,42 @@ class Database:
         The settings are transaction-local (`set_config(..., true)`), so a pooled connection never
         carries one tenant's identity into the next transaction.
         """
-        with self._app_pool.connection() as conn, conn.transaction():
+        with (
+            self._checked(self._app_pool),
+            self._app_pool.connection() as conn,
+            conn.transaction(),
+        ):
             conn.execute(_SET_PRINCIPAL, (str(tenant_id), str(user_id) if user_id else ""))
             yield conn
 
     @contextmanager
     def app_connection(self) -> Iterator[Connection]:
         """An app-role connection with no tenant set: sees no tenant's rows (authentication, health)."""
-        with self._app_pool.connection() as conn:
+        with self._checked(self._app_pool), self._app_pool.connection() as conn:
             yield conn
+
+    @contextmanager
+    def _checked(self, pool: ConnectionPool[Any]) -> Iterator[None]:
+        """After a lost connection (the server restarted, a network cut), the pool's other idle
+        connections are most likely dead too: they are all checked at once, so a restart costs
+        one failed request per process instead of one per pooled connection."""
+        try:
+            yield
+        except psycopg.OperationalError:
+            self._check_soon(pool)
+            raise
+
+    def _check_soon(self, pool: ConnectionPool[Any]) -> None:
+        # in the failing request's own thread (it is failing anyway): the next request then finds
+        # only live connections; a check already under way elsewhere is enough
+        if not self._checking.acquire(blocking=False):
+            return
+        try:
+            pool.check()
+        except Exception as error:  # the server is still away: the next failure checks again
+            log.debug("pool check failed: %s", error)
+        finally:
+            self._checking.release()
 
     @contextmanager
     def service_transaction(self) -> Iterator[Connection]:
@@ -130,7 +162,11 @@ class Database:
         if not self._service_open:
             self._open_pool(self._service_pool, self.service_conninfo)
             self._service_open = True
-        with self._service_pool.connection() as conn, conn.transaction():
+        with (
+            self._checked(self._service_pool),
+            self._service_pool.connection() as conn,
+            conn.transaction(),
+        ):
             yield conn
 
     def owner_connection(self) -> psycopg.Connection[DictRow]:
@@ -140,7 +176,7 @@ class Database:
     def ping(self) -> None:
         """Raises DatabaseUnavailable unless the app role can run a query now."""
         try:
-            with self._app_pool.connection(timeout=2.0) as conn:
+            with self._checked(self._app_pool), self._app_pool.connection(timeout=2.0) as conn:
                 conn.execute("SELECT 1")
         except (psycopg.Error, PoolTimeout) as error:
             raise DatabaseUnavailable(f"database not ready: {type(error).__name__}") from None
