@@ -92,3 +92,13 @@ def tenant_factory(database: Database) -> Callable[..., uuid.UUID]:
         return tenant_id
 
     return create
+
+
+@pytest.fixture(scope="session")
+def core_library_seeded(database: Database) -> None:
+    """The core workflow library in the session's database (idempotent: seeding upserts)."""
+    from renewflow.workflows.files import core_library
+    from renewflow.workflows.seed import seed_core
+
+    with database.service_transaction() as conn:
+        seed_core(conn, core_library())

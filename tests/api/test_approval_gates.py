@@ -9,16 +9,10 @@ import httpx
 import pytest
 
 from renewflow.db import Database
-from renewflow.workflows.files import core_library
-from renewflow.workflows.seed import seed_core
 from tests.api.conftest import bearer
 from tests.engine.world import make_world
 
-
-@pytest.fixture(scope="module", autouse=True)
-def core_workflows(database: Database) -> None:
-    with database.service_transaction() as conn:
-        seed_core(conn, core_library())
+pytestmark = pytest.mark.usefixtures("core_library_seeded")
 
 
 @pytest.mark.parametrize(

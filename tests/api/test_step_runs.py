@@ -18,18 +18,13 @@ from renewflow.db import Database
 from renewflow.engine import StepRunner
 from renewflow.jobs import WorkerConfig
 from renewflow.llm import LLMClients
-from renewflow.workflows.files import core_library
-from renewflow.workflows.seed import seed_core
 from tests.api.conftest import bearer
 from tests.engine.world import World, fake_llm_settings, make_world
 
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def core_workflows(database: Database) -> None:
-    with database.service_transaction() as conn:
-        seed_core(conn, core_library())
+pytestmark = pytest.mark.usefixtures("core_library_seeded")
 
 
 @pytest.fixture

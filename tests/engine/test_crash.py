@@ -19,18 +19,13 @@ from renewflow.engine.errors import StepRunning
 from renewflow.engine.executions import load_execution
 from renewflow.llm import LLMClients
 from renewflow.workflows import service as workflows
-from renewflow.workflows.files import core_library
-from renewflow.workflows.seed import seed_core
 from tests.engine.procs import LEASE_SECONDS
 from tests.engine.world import fake_llm_settings, make_world
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def core_workflows(database: Database) -> None:
-    with database.service_transaction() as conn:
-        seed_core(conn, core_library())
+pytestmark = pytest.mark.usefixtures("core_library_seeded")
 
 
 TERMS_CHECK = {

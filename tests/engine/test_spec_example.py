@@ -14,17 +14,12 @@ from renewflow.db import Database
 from renewflow.engine import StepRequest, StepRunner, start_execution
 from renewflow.llm import LLMClients
 from renewflow.workflows import service as workflows
-from renewflow.workflows.files import core_library
-from renewflow.workflows.seed import seed_core
 from tests.engine.world import make_world
 
 EXAMPLE = Path(__file__).parents[1] / "workflows" / "fixtures" / "spec_example.json"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def core_workflows(database: Database) -> None:
-    with database.service_transaction() as conn:
-        seed_core(conn, core_library())
+pytestmark = pytest.mark.usefixtures("core_library_seeded")
 
 
 @pytest.mark.parametrize(

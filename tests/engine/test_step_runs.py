@@ -23,17 +23,11 @@ from renewflow.engine.errors import RunLeaseLost, RunNotFound, StepRunning
 from renewflow.engine.steps import Claimed, call_step, claim_step, finish_step
 from renewflow.jobs import WorkerConfig
 from renewflow.llm import LLMClients
-from renewflow.workflows.files import core_library
 from renewflow.workflows.processors import StepProcessorRegistry, StepProcessorResult
-from renewflow.workflows.seed import seed_core
 from renewflow.workflows.step_processors import BUILTINS
 from tests.engine.world import World, fake_llm_settings, make_world
 
-
-@pytest.fixture(scope="module", autouse=True)
-def core_workflows(database: Database) -> None:
-    with database.service_transaction() as conn:
-        seed_core(conn, core_library())
+pytestmark = pytest.mark.usefixtures("core_library_seeded")
 
 
 @pytest.fixture

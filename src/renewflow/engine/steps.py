@@ -227,6 +227,7 @@ class CallResult:
     context: dict[str, Any] = field(default_factory=dict)
     retry_after: float | None = None  # rate limited: when to try again (asynchronous runs)
     calls: list[LLMCall] = field(default_factory=list)  # left to the finish to record
+    tasks: list[TaskDraft] = field(default_factory=list)
 
 
 # -- claim --------------------------------------------------------------------------------------
@@ -412,6 +413,7 @@ def _finish_without_call(
         context["outputs"] = {**context["outputs"], step.id: outputs}
         result.outputs = outputs
         result.artifacts = _artifacts(step, context)
+        result.tasks = _task_drafts(step, context)
         result.following = _route(execution, step, context)
     return finish_in_claim(conn, run, result, skipped=skipped)
 
@@ -434,7 +436,7 @@ def finish_in_claim(
     status = "failed" if failed else "skipped" if skipped is not None else "completed"
     if not failed and skipped is None:
         # before the row: its response lists them (their link to it is checked at commit)
-        outcome.tasks = _create_tasks(conn, execution, step, run.run_id, result.context)
+        outcome.tasks = _create_tasks(conn, execution, run.run_id, result.tasks)
         outcome.notifications = fire_step_notifications(conn, execution, step.id, result.context)
     http_status, body = outcome.http()
     with conn.pipeline():  # the row, the execution's move and the LLM calls: one round trip
@@ -530,6 +532,7 @@ def call_step(run: StepRun, deps: CallDeps) -> CallResult:
         context["outputs"] = {**context["outputs"], step.id: outputs}
         result.outputs = outputs
         result.artifacts = _artifacts(step, context)
+        result.tasks = _task_drafts(step, context)
         result.following = _route(run.execution, step, context)
     except TemplateFailed as failure:
         result.error, result.failure_status = failure.message, 422
@@ -657,7 +660,7 @@ def finish_step(conn: Connection, run: StepRun, result: CallResult) -> StepOutco
     else:
         outcome = _outcome(execution, step, run.run_id, result.outputs, result.following)
         outcome.artifacts = result.artifacts
-        outcome.tasks = _create_tasks(conn, execution, step, run.run_id, result.context)
+        outcome.tasks = _create_tasks(conn, execution, run.run_id, result.tasks)
         outcome.notifications = fire_step_notifications(conn, execution, step.id, result.context)
         advance, status = True, "completed"
     http_status, body = outcome.http()
@@ -814,17 +817,24 @@ def _routing_outputs(
     return {"route": next_step_in_order(execution, step.id), "matched": "order"}
 
 
-def _create_tasks(
-    conn: Connection,
-    execution: LoadedExecution,
-    step: Step,
-    step_execution_id: UUID,
-    context: dict[str, Any],
-) -> list[dict[str, Any]]:
-    created = []
-    if not step.tasks:
-        return []
-    today = _today(conn)
+@dataclass(frozen=True)
+class TaskDraft:
+    """An action-plan task of the step, rendered (in the call phase: a template that fails fails
+    the step there, before anything is written)."""
+
+    workflow_task: str
+    action: str
+    description: str
+    priority: int
+    due_in_days: int
+    responsible: str
+
+
+ACTION_LIMIT = 255  # workflow_tasks.action
+
+
+def _task_drafts(step: Step, context: dict[str, Any]) -> list[TaskDraft]:
+    drafts = []
     for task in step.tasks:
         title = _render_at(task.title, context, f"tasks[{task.id}].title", step)
         description = (
@@ -832,6 +842,32 @@ def _create_tasks(
             if task.description
             else title
         )
+        # a title is a label: cut visibly, the whole text stays in the description
+        action = title if len(title) <= ACTION_LIMIT else title[: ACTION_LIMIT - 1] + "…"
+        drafts.append(
+            TaskDraft(
+                workflow_task=task.id,
+                action=action,
+                description=description,
+                priority=_PRIORITY[task.priority],
+                due_in_days=task.due_in_days,
+                responsible=task.owner,
+            )
+        )
+    return drafts
+
+
+def _create_tasks(
+    conn: Connection,
+    execution: LoadedExecution,
+    step_execution_id: UUID,
+    drafts: list[TaskDraft],
+) -> list[dict[str, Any]]:
+    if not drafts:
+        return []
+    created = []
+    today = _today(conn)
+    for draft in drafts:
         result, new = ensure_task(
             conn,
             TaskCreate(
@@ -839,12 +875,12 @@ def _create_tasks(
                 customer_id=execution.row["customer_id"],
                 task_type=TaskType.CSM_TASK,
                 owner=Owner.CSM,
-                action=title[:255],
-                description=description,
-                priority=_PRIORITY[task.priority],
+                action=draft.action,
+                description=draft.description,
+                priority=draft.priority,
                 step_execution_id=step_execution_id,
-                due_date=today + timedelta(days=task.due_in_days),
-                metadata={"workflowTask": task.id, "responsible": task.owner},
+                due_date=today + timedelta(days=draft.due_in_days),
+                metadata={"workflowTask": draft.workflow_task, "responsible": draft.responsible},
             ),
         )
         created.append({"id": str(result.id), "action": result.action, "created": new})
