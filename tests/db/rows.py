@@ -37,6 +37,8 @@ TENANT_TABLES = (
     "autonomous_tasks",
     "llm_calls",
     "idempotency_keys",
+    "console_sessions",
+    "console_login_links",
 )
 
 
@@ -192,6 +194,17 @@ def base_values(ids: dict[str, uuid.UUID], table: str) -> dict[str, Any]:
             "status": "success",
         },
         "idempotency_keys": {"key": f"request-{suffix}", "request_fingerprint": "f" * 64},
+        "console_sessions": {
+            "user_id": ids.get("users"),
+            "token_hash": uuid.uuid4().bytes * 2,
+            "signed_in_with": "link",
+            "expires_at": "2999-01-01T00:00:00Z",
+        },
+        "console_login_links": {
+            "user_id": ids.get("users"),
+            "token_hash": uuid.uuid4().bytes * 2,
+            "expires_at": "2999-01-01T00:00:00Z",
+        },
     }
     return rows[table]
 

@@ -36,9 +36,9 @@ CASES: list[tuple[str, dict[str, Any], type[psycopg.Error], str]] = [
         CheckViolation,
         "message_type",
     ),
-    ("workflow_chat_messages", {"sequence_number": 1}, UniqueViolation, "sequence_number"),
+    ("workflow_chat_messages", {"sequence_number": 1}, UniqueViolation, "messages_sequence"),
     # workflow_llm_context: one per thread
-    ("workflow_llm_context", {}, UniqueViolation, "thread_id"),
+    ("workflow_llm_context", {}, UniqueViolation, "one_per_thread"),
     ("workflow_llm_context", {"temperature": 3.5}, CheckViolation, "temperature"),
     # workflow_chat_threads
     ("workflow_chat_threads", {"thread_type": "voice"}, CheckViolation, "thread_type"),
@@ -81,7 +81,7 @@ CASES: list[tuple[str, dict[str, Any], type[psycopg.Error], str]] = [
     ("contracts", {"status": "renewed", "currency": "usd"}, CheckViolation, "currency"),
     ("contracts", {"status": "renewed", "start_date": "2027-06-01"}, CheckViolation, "check"),
     ("contracts", {}, UniqueViolation, "contracts_one_active_per_customer"),
-    ("customer_intelligence", {}, UniqueViolation, "customer_id"),
+    ("customer_intelligence", {}, UniqueViolation, "one_per_customer"),
     ("customer_intelligence", {"risk_score": 101}, CheckViolation, "risk_score"),
     ("recommendations", {"priority": 9}, CheckViolation, "priority"),
     (

@@ -20,8 +20,11 @@ from tests.db.rows import insert, populate
 
 # Unique indexes on tenant tables that do not lead with tenant_id, and why that is no oracle.
 NOT_TENANT_LEADING = {
-    # a key's SHA-256: looked up before the tenant is known; holding it means holding the key
+    # a key's (a session's, a sign-in link's) SHA-256: looked up before the tenant is known;
+    # holding it means holding the secret itself
     ("api_keys", "api_keys_key_hash_key"),
+    ("console_sessions", "console_sessions_token_hash_key"),
+    ("console_login_links", "console_login_links_token_hash_key"),
     # executions of core workflows point at (workflow_id, version): a trigger checks the
     # version's workflow first (workflow_version_needs_its_workflow)
     ("workflow_versions", "workflow_versions_workflow_id_version_key"),

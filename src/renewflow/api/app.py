@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from renewflow import __version__
+from renewflow import __version__, console
 from renewflow.api import problems
 from renewflow.api.nul_guard import RejectNulCharacters
 from renewflow.api.routes import (
@@ -77,4 +77,5 @@ def create_app(
     app.add_middleware(RejectNulCharacters)
     for router in ROUTERS:
         app.include_router(router)
+    console.install(app)
     return app
