@@ -1,0 +1,85 @@
+"""The console in a real browser: sign in by link, Today, the keyboard, both themes, and no
+serious or critical accessibility violation on any screen visited."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from renewflow import accounts
+from renewflow.accounts.sessions import issue_login_link
+from renewflow.db import Database
+from tests.browser.conftest import accessibility_violations
+
+
+def _link(database: Database, tenant: uuid.UUID, role: str = "csm") -> tuple[str, str]:
+    email = f"{role}-{uuid.uuid4().hex[:6]}@vendor.example"
+    with database.tenant_transaction(tenant) as conn:
+        accounts.create_user(
+            conn, email=email, role=accounts.parse_role(role), name=f"Sam {role.title()}"
+        )
+    with database.service_transaction() as conn:
+        return email, issue_login_link(conn, email)
+
+
+@pytest.fixture
+def page(chromium: Any) -> Any:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert errors == [], f"the browser reported errors: {errors}"
+
+
+def test_sign_in_by_link_then_today_then_sign_out(
+    page: Any,
+    api_url: str,
+    database: Database,
+    tenant_factory: Any,
+    axe_source: str,
+    screenshots: Path,
+) -> None:
+    _, token = _link(database, tenant_factory(), "csm")
+    page.goto(f"{api_url}/sign-in/link/{token}")
+    assert accessibility_violations(page, axe_source) == []
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{api_url}/today")
+    assert page.get_by_role("heading", name="Today", level=1).is_visible()
+    assert accessibility_violations(page, axe_source) == []
+    for theme in ("light", "dark"):
+        page.evaluate(f"document.documentElement.setAttribute('data-theme', '{theme}')")
+        page.screenshot(path=str(screenshots / f"today-{theme}.png"), full_page=True)
+        assert accessibility_violations(page, axe_source) == []  # contrast in both themes
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{api_url}/sign-in*")
+    assert page.get_by_text("You are signed out.").is_visible()
+    page.screenshot(path=str(screenshots / "sign-in-light.png"))
+    page.goto(f"{api_url}/today")
+    page.wait_for_url(f"{api_url}/sign-in*")
+
+
+def test_the_keyboard_reaches_everything(
+    page: Any, api_url: str, database: Database, tenant_factory: Any
+) -> None:
+    _, token = _link(database, tenant_factory(), "manager")
+    page.goto(f"{api_url}/sign-in/link/{token}")
+    page.keyboard.press("Enter")  # the sign-in button has the focus
+    page.wait_for_url(f"{api_url}/today")
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    assert dialog.is_visible()
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    with page.expect_navigation(url=f"{api_url}/today"):
+        page.keyboard.press("g")
+        page.keyboard.press("t")
+    # the focus ring is visible: the focused element has an outline
+    page.keyboard.press("Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
