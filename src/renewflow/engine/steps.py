@@ -598,7 +598,11 @@ def _ask(
     step = run.step
     schema = step.execution.outputs or {"type": "object"}
     request = LLMRequest(
-        prompt=prompt, system=run.system, json_schema=schema, schema_name=_schema_name(step.id)
+        prompt=prompt,
+        system=run.system,
+        json_schema=schema,
+        schema_name=_schema_name(step.id),
+        context=run.context,
     )
     raw: str | None = None
     problems: list[str] = []
@@ -628,6 +632,7 @@ def _ask(
                 system=run.system,
                 json_schema=schema,
                 schema_name=request.schema_name,
+                context=run.context,
             )
     listed = "; ".join(str(p) for p in problems[:5])
     return (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +27,9 @@ class LLMRequest:
     json_schema: dict[str, Any] | None = None
     schema_name: str = "output"
     timeout: float | None = None
+    # The workflow context the prompt was rendered from, for the offline mock to answer from the
+    # customer's own data; never sent to a real provider (which sees the prompt only).
+    context: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def prompt_sha256(self) -> str:
         """The hex SHA-256 of the prompt as sent: system and user text, unambiguously joined.
