@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from renewflow.console.views import session, today
+from renewflow.console.views import book, session, today
 
 # Vendored browser libraries: file, version, SHA-256 (a test recomputes them).
 VENDORED = {
@@ -23,7 +23,7 @@ VENDORED = {
     ),
 }
 
-ROUTERS = (session.router, today.router)
+ROUTERS = (session.router, today.router, book.router)
 
 
 def static_dir() -> Path:

@@ -5,6 +5,9 @@
 -- name: tenant_time_zone
 SELECT time_zone FROM tenants WHERE id = current_tenant_id();
 
+-- name: tenant_today
+SELECT (now() AT TIME ZONE time_zone)::date AS today FROM tenants WHERE id = current_tenant_id();
+
 -- name: today_tasks
 -- Open CSM tasks due by tomorrow (tenant's calendar), snoozes waking within a day, and tasks past
 -- their snooze deadline (a decision is due); with the customer for each.
@@ -64,3 +67,71 @@ WHERE k.status = 'active' AND k.renewal_date - l.today <= 120
   AND (NOT %(mine)s OR c.csm_id = %(user_id)s)
 ORDER BY k.renewal_date, c.name
 LIMIT 500;
+
+-- name: book_by_renewal
+-- The renewal book (the renewal_book view, migration 0019), soonest renewal first; keyset
+-- pagination on (renewal_date, id). The three orders share their filters: search (name or
+-- domain), stage, owner, risk band, renewing within N days (negative: overdue only).
+SELECT b.* FROM renewal_book b
+WHERE (NOT %(mine)s OR b.owner_id = %(user_id)s)
+  AND (%(search)s::text IS NULL OR b.name ILIKE '%%' || %(search)s || '%%'
+       OR b.domain ILIKE '%%' || %(search)s || '%%')
+  AND (%(stage)s::text IS NULL OR b.stage_id = %(stage)s)
+  AND (%(owner)s::uuid IS NULL OR b.owner_id = %(owner)s)
+  AND (%(risk_min)s::int IS NULL OR b.risk_score >= %(risk_min)s)
+  AND (%(risk_max)s::int IS NULL OR b.risk_score <= %(risk_max)s)
+  AND (%(within)s::int IS NULL OR (%(within)s >= 0 AND b.days BETWEEN 0 AND %(within)s)
+       OR (%(within)s < 0 AND b.days < 0))
+  AND (%(after_id)s::uuid IS NULL OR (b.renewal_date, b.id) > (%(after_date)s::date, %(after_id)s::uuid))
+ORDER BY b.renewal_date, b.id
+LIMIT %(limit)s;
+
+-- name: book_by_arr
+-- Largest ARR first; keyset on (arr DESC, id DESC).
+SELECT b.* FROM renewal_book b
+WHERE (NOT %(mine)s OR b.owner_id = %(user_id)s)
+  AND (%(search)s::text IS NULL OR b.name ILIKE '%%' || %(search)s || '%%'
+       OR b.domain ILIKE '%%' || %(search)s || '%%')
+  AND (%(stage)s::text IS NULL OR b.stage_id = %(stage)s)
+  AND (%(owner)s::uuid IS NULL OR b.owner_id = %(owner)s)
+  AND (%(risk_min)s::int IS NULL OR b.risk_score >= %(risk_min)s)
+  AND (%(risk_max)s::int IS NULL OR b.risk_score <= %(risk_max)s)
+  AND (%(within)s::int IS NULL OR (%(within)s >= 0 AND b.days BETWEEN 0 AND %(within)s)
+       OR (%(within)s < 0 AND b.days < 0))
+  AND (%(after_id)s::uuid IS NULL OR (b.arr, b.id) < (%(after_arr)s::numeric, %(after_id)s::uuid))
+ORDER BY b.arr DESC, b.id DESC
+LIMIT %(limit)s;
+
+-- name: book_by_risk
+-- Riskiest first, unscored last; keyset on (risk_key DESC, id DESC).
+SELECT b.* FROM renewal_book b
+WHERE (NOT %(mine)s OR b.owner_id = %(user_id)s)
+  AND (%(search)s::text IS NULL OR b.name ILIKE '%%' || %(search)s || '%%'
+       OR b.domain ILIKE '%%' || %(search)s || '%%')
+  AND (%(stage)s::text IS NULL OR b.stage_id = %(stage)s)
+  AND (%(owner)s::uuid IS NULL OR b.owner_id = %(owner)s)
+  AND (%(risk_min)s::int IS NULL OR b.risk_score >= %(risk_min)s)
+  AND (%(risk_max)s::int IS NULL OR b.risk_score <= %(risk_max)s)
+  AND (%(within)s::int IS NULL OR (%(within)s >= 0 AND b.days BETWEEN 0 AND %(within)s)
+       OR (%(within)s < 0 AND b.days < 0))
+  AND (%(after_id)s::uuid IS NULL OR (b.risk_key, b.id) < (%(after_risk)s::int, %(after_id)s::uuid))
+ORDER BY b.risk_key DESC, b.id DESC
+LIMIT %(limit)s;
+
+-- name: book_stages
+SELECT workflow_id, name FROM get_tenant_workflows(current_tenant_id()) ORDER BY name;
+
+-- name: book_owners
+SELECT id, coalesce(name, email) AS name FROM users
+WHERE active AND role IN ('csm', 'manager', 'admin') ORDER BY 2;
+
+-- name: book_by_month
+-- ARR renewing per month over the next 12 months (overdue counted in this month), by risk band.
+SELECT greatest(date_trunc('month', b.renewal_date), date_trunc('month', b.today))::date AS month,
+       CASE WHEN b.risk_score >= 70 THEN 'high' WHEN b.risk_score >= 40 THEN 'medium'
+            ELSE 'low' END AS band,
+       sum(b.arr) AS arr, count(*) AS customers
+FROM renewal_book b
+WHERE b.days < 366 AND (NOT %(mine)s OR b.owner_id = %(user_id)s)
+GROUP BY 1, 2
+ORDER BY 1, 2;

@@ -1,0 +1,1 @@
+DROP VIEW renewal_book;
