@@ -7,13 +7,15 @@ cookie-authenticated (see `renewflow.console.web`); the API stays bearer-only.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from renewflow.console.views import book, session, today
+from renewflow.console import views
 
 # Vendored browser libraries: file, version, SHA-256 (a test recomputes them).
 VENDORED = {
@@ -23,7 +25,17 @@ VENDORED = {
     ),
 }
 
-ROUTERS = (session.router, today.router, book.router)
+
+
+def routers() -> list[APIRouter]:
+    """Every screen module's `router` (renewflow.console.views.*), in name order."""
+    found = []
+    for module in sorted(pkgutil.iter_modules(views.__path__), key=lambda m: m.name):
+        loaded = importlib.import_module(f"{views.__name__}.{module.name}")
+        router = getattr(loaded, "router", None)
+        if isinstance(router, APIRouter):
+            found.append(router)
+    return found
 
 
 def static_dir() -> Path:
@@ -32,5 +44,5 @@ def static_dir() -> Path:
 
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
-    for router in ROUTERS:
+    for router in routers():
         app.include_router(router)
