@@ -15,7 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# On the embedded database (no DATABASE_URL), the demo book is loaded once and a console sign-in
+# link printed before serving; `make run DEMO=0` skips both.
 run: $(STAMP)
+	@if [ -z "$$DATABASE_URL" ] && [ "$(DEMO)" != "0" ]; then \
+	  $(BIN)/python -m renewflow.demo load --if-missing --sign-in http://$(HOST):$(PORT) \
+	    || echo "(the demo book was not loaded: see the error above; serving without it)"; \
+	fi
 	$(BIN)/renewflow serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)

@@ -8,8 +8,10 @@ creates a fresh database, seeds the core workflow library, and drops the databas
 - Customers: spread evenly over every day from -90 to 400 days until renewal, split across a few
   tenants in different time zones; each has one active contract and a risk score (0-99), so
   Prepare's early trigger (risk score >= 70) fires for some customers just before its range.
-- Sweep: `renewflow.engine.sweep` in one service transaction (the role the daily sweep uses), on
-  an empty workflow_executions table, timed from the call to its commit.
+- Sweep: `renewflow.engine.sweep.run_sweep`, what the hourly job and `renewflow sweep` run (the
+  tenants' open failures read, then every tenant in one service transaction, each customer's
+  early triggers failing alone), on an empty workflow_executions table, timed from the call to
+  its commit.
 - Re-run: the same sweep again at the same moment; it must start and supersede nothing.
 - Reference: the rows the sweep wrote (same columns, same values; a Monitor execution an early
   trigger superseded is copied as it ended) are copied to a staging table,
@@ -33,7 +35,7 @@ from datetime import UTC, datetime
 from bench.scratch import scratch_database, vacuum_analyze
 from renewflow import accounts
 from renewflow.db import Database, connect
-from renewflow.engine import sweep
+from renewflow.engine.sweep import run_sweep
 from renewflow.workflows.files import core_library
 from renewflow.workflows.seed import seed_core
 
@@ -97,15 +99,15 @@ def _count_active(url: str) -> int:
 def one_round(url: str, database: Database) -> dict[str, float]:
     _empty_executions(url)
     start = time.perf_counter()
-    with database.service_transaction() as conn:
-        first = sweep(conn, NOW)
+    first = run_sweep(database, NOW)
     swept = time.perf_counter() - start
     start = time.perf_counter()
-    with database.service_transaction() as conn:
-        again = sweep(conn, NOW)
+    again = run_sweep(database, NOW)
     rerun = time.perf_counter() - start
     if (again.started, again.superseded, again.tasks_carried) != (0, 0, 0):
         raise RuntimeError(f"the re-run changed something: {again}")
+    if first.failures or again.failures:
+        raise RuntimeError(f"the sweep recorded failures: {first.failures + again.failures}")
     if _count_active(url) != first.started - first.superseded:
         raise RuntimeError("the sweep's count and the table disagree")
 

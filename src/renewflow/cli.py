@@ -212,6 +212,34 @@ def db_status() -> None:
         typer.echo(f"{state.migration.label:40} {mark}")
 
 
+@db_app.command("check")
+def db_check(
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Quarantine the unusable rows and fix the others (the originals are kept in "
+            "quarantined_rows).",
+        ),
+    ] = False,
+) -> None:
+    """Find rows breaking today's input limits (written before them), one line each; exit 1 if
+    any is found and not repaired."""
+    from renewflow.limits.check import run as check_rows
+
+    with _database() as database:
+        report = check_rows(database, repair_rows=repair)
+    for finding in report:
+        typer.echo(str(finding))
+    left = report.unrepaired
+    typer.echo(
+        f"{len(report.findings)} problem(s) found, {len(report.findings) - len(left)} repaired"
+        + ("" if repair or not left else "; run with --repair to repair them")
+    )
+    if left:
+        sys.exit(1)
+
+
 # --- tenants, users, keys ------------------------------------------------------------------------
 
 
@@ -493,21 +521,31 @@ def sweep(
         str | None, typer.Option(help="Only this tenant (default: every tenant).")
     ] = None,
 ) -> None:
-    """Start and supersede workflow executions so each customer runs the workflow of its stage."""
-    from renewflow.engine import sweep as run_sweep
+    """Start and supersede workflow executions so each customer runs the workflow of its stage.
+
+    Each tenant, and each customer, fails alone: everything else is committed, what failed is
+    printed (one line each, on stderr), recorded for the tenant's admins (GET /api/failures) and
+    retried later; the exit status is then 1."""
+    from renewflow.engine.sweep import run_sweep, sweep_tenant
 
     with _database() as database:
         if tenant:
-            tenant_id = accounts.parse_uuid("--tenant", tenant)
-            with database.tenant_transaction(tenant_id) as conn:
-                result = run_sweep(conn)
+            result = sweep_tenant(database, accounts.parse_uuid("--tenant", tenant))
         else:
-            with database.service_transaction() as conn:
-                result = run_sweep(conn)
+            result = run_sweep(database)
     typer.echo(
         f"{result.considered} customer(s) in a workflow's range: {result.started} started, "
         f"{result.superseded} superseded, {result.tasks_carried} open task(s) carried over"
     )
+    if result.waiting:
+        typer.echo(
+            f"{result.waiting} failing tenant(s) or customer(s) left alone until their next "
+            "attempt (GET /api/failures lists them)"
+        )
+    for failure in result.failures:
+        typer.echo(f"renewflow: sweep failed: {failure.describe()}", err=True)
+    if result.failures:
+        sys.exit(1)
 
 
 import_app = typer.Typer(help="Bulk import customer data from CSV or JSON.", no_args_is_help=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
@@ -21,7 +22,9 @@ from types import FrameType
 from renewflow.config import load_settings
 from renewflow.db import Connection, Database
 from renewflow.engine import RunLimits, StepRunner, run_schedule
-from renewflow.engine import sweep as renewal_sweep
+from renewflow.engine.schedule import JOB as SCHEDULE_JOB
+from renewflow.engine.sweep import JOB as RENEWAL_SWEEP_JOB
+from renewflow.engine.sweep import run_sweep as run_renewal_sweep
 from renewflow.jobs import Metrics, PeriodicJob, Worker, WorkerConfig, retry_delay, serve_metrics
 from renewflow.llm import shared_clients
 from renewflow.notify.delivery import delivery_job
@@ -51,21 +54,26 @@ class Intervals:
 
 
 def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]:
-    def sweep_renewals(conn: Connection) -> None:
-        result = renewal_sweep(conn)
+    """The cross-tenant jobs, each failing per tenant (and per customer, execution or message
+    inside a tenant), recorded in `job_failures` for the tenant's admins; a run that raises
+    all the same (the database went away) is retried with a backoff, never at every tick."""
+
+    def sweep_renewals(should_stop: Callable[[], bool]) -> None:
+        # alone: one transaction for every tenant, or one per tenant if that one fails
+        result = run_renewal_sweep(database)
         if result.started or result.superseded:
-            log.info("renewal sweep: %s", result)
+            log.info("renewal sweep: %d started, %d superseded", result.started, result.superseded)
+        for failure in result.failures:
+            log.warning("renewal sweep: %s", failure.describe())
 
     def schedule_notifications(conn: Connection) -> None:
         # each tenant in its own transaction; `conn` holds this slot's claim meanwhile
         run_schedule(database)
 
     return [
-        sweep_job(intervals.task_sweep),
-        PeriodicJob("engine.renewal_sweep", intervals.renewal_sweep, sweep_renewals),
-        PeriodicJob(
-            "engine.notification_schedule", intervals.notification_schedule, schedule_notifications
-        ),
+        sweep_job(database, intervals.task_sweep),
+        PeriodicJob.alone(RENEWAL_SWEEP_JOB, intervals.renewal_sweep, sweep_renewals),
+        PeriodicJob(SCHEDULE_JOB, intervals.notification_schedule, schedule_notifications),
         delivery_job(database, intervals.notification_delivery),
     ]
 

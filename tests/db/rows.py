@@ -39,6 +39,8 @@ TENANT_TABLES = (
     "idempotency_keys",
     "console_sessions",
     "console_login_links",
+    "quarantined_rows",
+    "job_failures",
 )
 
 
@@ -200,10 +202,25 @@ def base_values(ids: dict[str, uuid.UUID], table: str) -> dict[str, Any]:
             "signed_in_with": "link",
             "expires_at": "2999-01-01T00:00:00Z",
         },
+        "job_failures": {
+            "job": "engine.renewal_sweep",
+            "subject_type": "customer",
+            "subject_id": f"c-{suffix}",
+            "error": "e",
+            "first_seen_at": "2026-01-01T00:00:00Z",
+            "last_seen_at": "2026-01-01T00:00:00Z",
+            "next_attempt_at": "2026-01-01T00:05:00Z",
+        },
         "console_login_links": {
             "user_id": ids.get("users"),
             "token_hash": uuid.uuid4().bytes * 2,
             "expires_at": "2999-01-01T00:00:00Z",
+        },
+        "quarantined_rows": {
+            "source_table": "usage_metrics",
+            "source_id": uuid.uuid4(),
+            "row_data": "(...)",
+            "reason": "a usage value outside ±1e15",
         },
     }
     return rows[table]

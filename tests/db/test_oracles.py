@@ -85,6 +85,7 @@ def victim(database: Database) -> tuple[uuid.UUID, uuid.UUID, dict[str, Any]]:
             version = conn.execute(
                 "SELECT version FROM workflow_versions WHERE id = %s", (ids["workflow_versions"],)
             ).fetchone()
+            assert version is not None
             tenants.append((tenant_id, {**ids, "usage": usage, "version": version["version"]}))
     (a, _), (b, b_rows) = tenants
     return a, b, b_rows

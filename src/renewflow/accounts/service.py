@@ -17,6 +17,7 @@ from renewflow.accounts import keys
 from renewflow.accounts.errors import Conflict, InvalidInput, NotFound
 from renewflow.accounts.models import IssuedKey, Principal, Role
 from renewflow.db import Connection, load_queries
+from renewflow.limits import VARCHAR
 
 _Q = load_queries("renewflow.accounts")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -41,6 +42,7 @@ def create_tenant(conn: Connection, name: str, time_zone: str = "UTC") -> dict[s
     """Creates a tenant. Needs a service transaction: a tenant does not exist before this."""
     if not name.strip():
         raise InvalidInput("name", "must not be empty")
+    _check_length("name", name.strip(), "tenants.name")
     try:
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -72,6 +74,9 @@ def create_user(
     email = email.strip()
     if not _EMAIL.match(email):
         raise InvalidInput("email", f"not an email address: {email!r}")
+    _check_length("email", email, "users.email")
+    if name is not None:
+        _check_length("name", name, "users.name")
     try:
         with conn.transaction():
             row = conn.execute(
@@ -83,6 +88,12 @@ def create_user(
         raise NotFound("tenant not found") from None
     assert row is not None
     return row
+
+
+def _check_length(field: str, value: str, column: str) -> None:
+    """The column's length, checked before the database refuses it (renewflow.limits)."""
+    if len(value) > VARCHAR[column]:
+        raise InvalidInput(field, f"must be at most {VARCHAR[column]} characters")
 
 
 def get_user(conn: Connection, user_id: UUID) -> dict[str, Any]:

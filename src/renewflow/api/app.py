@@ -15,6 +15,7 @@ from renewflow.api.routes import (
     accounts,
     customers,
     executions,
+    failures,
     health,
     notifications,
     tasks,
@@ -35,6 +36,7 @@ ROUTERS = (
     tasks.router,
     workflows.router,
     notifications.router,
+    failures.router,
 )
 
 

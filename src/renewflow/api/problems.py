@@ -56,6 +56,38 @@ _TITLES = {
 }
 
 
+_REFUSED_BY_THE_DATABASE = (
+    psycopg.errors.InvalidTextRepresentation,
+    psycopg.errors.CheckViolation,
+    psycopg.errors.StringDataRightTruncation,
+    psycopg.errors.NumericValueOutOfRange,
+    psycopg.errors.DatetimeFieldOverflow,
+)
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem document; `errors` names each invalid field.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "incident": {"type": "string", "description": "the id of a 500 in the server's log"},
+    },
+    "additionalProperties": True,
+}
+
+
 def problem(
     status: int,
     detail: str,
@@ -120,11 +152,16 @@ async def _renewflow_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     # Input the database itself refused (a malformed id, a constraint) is the client's to fix;
-    # the constraint's name says which rule, without exposing the row.
-    if isinstance(exc, psycopg.errors.InvalidTextRepresentation | psycopg.errors.CheckViolation):
+    # the constraint's name says which rule, without exposing the row. The models check lengths
+    # and ranges first (renewflow.limits); this is the last guard, and names no field.
+    if isinstance(exc, _REFUSED_BY_THE_DATABASE):
         diag = exc.diag
         what = diag.constraint_name or diag.message_primary or "invalid value"
         return problem(422, f"the value was rejected: {what}")
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        # Packages map the references they check to the field; a deferred key is checked only at
+        # commit, after they have returned, and lands here.
+        return problem(422, f"a row this refers to does not exist ({exc.diag.constraint_name})")
     if isinstance(exc, psycopg.errors.UniqueViolation):
         return problem(409, f"already exists ({exc.diag.constraint_name or 'unique'})")
     if isinstance(exc, psycopg.OperationalError):
@@ -140,7 +177,38 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, f"an internal error occurred (incident {incident})", incident=incident)
 
 
+def document_problems(schema: dict[str, Any]) -> None:
+    """Makes the OpenAPI document say what errors really look like: a problem+json body for 422
+    (FastAPI documents its own validation body) and, as the `default` response of every
+    operation, for any other error status."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "Invalid input", "content": content}
+            responses.setdefault(
+                "default", {"description": "An error (RFC 9457 problem)", "content": content}
+            )
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+
+
+def _document_problems_in(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_problems(generate())  # generate() keeps what it returns as openapi_schema
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document_problems_in(app)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RenewflowError, _renewflow_error)

@@ -26,7 +26,6 @@ VENDORED = {
 }
 
 
-
 def routers() -> list[APIRouter]:
     """Every screen module's `router` (renewflow.console.views.*), in name order."""
     found = []

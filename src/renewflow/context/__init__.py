@@ -55,7 +55,6 @@ __all__ = [
     "list_customers",
     "missing_paths",
     "record_usage",
-    "send_execution_context",
     "set_contract",
     "set_intelligence",
     "upsert_customer",

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from renewflow.context.errors import CustomerNotFound
 from renewflow.db import Connection, load_queries
+from renewflow.limits import JSON_MAX_DEPTH, USAGE_VALUE_MAX, finite_number
 
 _Q = load_queries("renewflow.context")
 
@@ -23,6 +24,8 @@ WorkflowContext = dict[str, Any]
 
 # Usage is "flat" within this many percent of its value four weeks earlier.
 _FLAT_PERCENT = 2.0
+# Stored JSON nested deeper than this is cut off (requests may nest JSON_MAX_DEPTH levels).
+_MAX_JSON_DEPTH = 4 * JSON_MAX_DEPTH
 
 
 def build_context(
@@ -48,20 +51,36 @@ def build_contexts(conn: Connection, customer_ids: Collection[UUID]) -> dict[UUI
     return {row["id"]: _assemble(row) for row in rows}
 
 
-def _number(value: Any) -> int | float | None:
-    """JSON-friendly numbers: whole amounts as int, others as float."""
-    if value is None:
+def _number(value: Any, bound: Decimal | None = None) -> int | float | None:
+    """JSON-friendly numbers: whole amounts as int, others as float. A value no double holds
+    (stored before the input limits, or by hand) is missing, never an error: one bad row must
+    not stop every context of its customer (renewflow db check finds such rows)."""
+    as_float = finite_number(value)
+    if as_float is None or (bound is not None and abs(as_float) > bound):
         return None
-    if isinstance(value, Decimal | float):
-        as_float = float(value)
-        return int(as_float) if as_float.is_integer() else as_float
-    return int(value)
+    return int(as_float) if as_float.is_integer() else as_float
+
+
+def _fit(value: Any, depth: int = 0) -> Any:
+    """Free-form JSON read back from jsonb with every number a double cannot hold (and anything
+    nested absurdly deep) made null, as the context's numbers are."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return value if finite_number(value) is not None else None
+    if depth > _MAX_JSON_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return {key: _fit(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fit(item, depth + 1) for item in value]
+    return value
 
 
 def _assemble(row: dict[str, Any]) -> WorkflowContext:
     settings = row["tenant_settings"] or {}
-    team = row["account_team"] or {}
-    metadata = row["metadata"] or {}
+    team = _fit(row["account_team"] or {})
+    metadata = _fit(row["metadata"] or {})
     days = row["days_until_renewal"]
     hours = row["hours_until_renewal"]
     arr = _number(row["arr"])
@@ -107,13 +126,15 @@ def _assemble(row: dict[str, Any]) -> WorkflowContext:
         "accountTeam": {
             **team,
             "csm": csm_email,
-            "allEmails": ",".join(e for e in (team.get("ae"), team.get("sa"), csm_email) if e),
+            "allEmails": ",".join(
+                e for e in (team.get("ae"), team.get("sa"), csm_email) if isinstance(e, str) and e
+            ),
         },
         "intelligence": {
             "riskScore": row["risk_score"],
             "sentiment": row["sentiment"],
             "aiSummary": row["ai_summary"],
-            "insights": row["insights"] or [],
+            "insights": _fit(row["insights"] or []),
         },
         "data": {
             "usage": _usage(row["usage_latest"], row["usage_previous"]),
@@ -122,16 +143,21 @@ def _assemble(row: dict[str, Any]) -> WorkflowContext:
             # the specification's name for the CRM data
             "salesforce": crm,
         },
-        "outputs": row["outputs"] or {},
+        "outputs": _fit(row["outputs"] or {}),
     }
 
 
 def _usage(latest: list[dict[str, Any]], previous: list[dict[str, Any]]) -> dict[str, Any]:
-    metrics = {m["name"]: _number(m["value"]) for m in latest}
+    values = {m["name"]: _number(m["value"], USAGE_VALUE_MAX) for m in latest}
+    metrics = {name: value for name, value in values.items() if value is not None}
     last_activity = max((m["date"] for m in latest), default=None)
-    before = {m["name"]: float(m["value"]) for m in previous}
-    now_total = sum(float(m["value"]) for m in latest if m["name"] in before)
-    then_total = sum(before.values())
+    before = {
+        m["name"]: float(value)
+        for m in previous
+        if (value := _number(m["value"], USAGE_VALUE_MAX)) is not None
+    }
+    now_total = sum(float(value) for name, value in metrics.items() if name in before)
+    then_total = sum(value for name, value in before.items() if name in metrics)
     change: float | None = None
     trend = "unknown"
     if then_total > 0:

@@ -29,6 +29,7 @@ from renewflow.context.errors import ImportFailed, RowProblem
 from renewflow.context.models import CustomerIn, UsageIn, UsageRowIn
 from renewflow.db import Connection
 from renewflow.errors import InvalidInputError
+from renewflow.limits import JSON_MAX_DEPTH
 from renewflow.nul import MESSAGE, find_nul
 
 Progress = Callable[[int], None]
@@ -79,6 +80,11 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError as error:
             problem = RowProblem(0, "file", f"invalid JSON at line {error.lineno}: {error.msg}")
             raise ImportFailed(str(path), [problem]) from None
+        except RecursionError:
+            problem = RowProblem(0, "file", f"JSON nested deeper than {JSON_MAX_DEPTH} levels")
+            raise ImportFailed(str(path), [problem]) from None
+        except ValueError as error:  # an integer of more digits than Python converts, say
+            raise ImportFailed(str(path), [RowProblem(0, "file", str(error))]) from None
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise ImportFailed(
                 str(path), [RowProblem(0, "file", "expected a JSON array of objects")]

@@ -1,15 +1,46 @@
-"""Customer data as it comes in through the API and imports (camelCase, as the API speaks)."""
+"""Customer data as it comes in through the API and imports (camelCase, as the API speaks).
+
+Every limit comes from renewflow.limits (docs/api.md, "Input limits"): strings from the columns
+they land in, numbers from what the columns and the context builder hold.
+"""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+from renewflow.limits import (
+    VARCHAR,
+    AiSummary,
+    Column,
+    ContactEmail,
+    ContactExternalId,
+    ContactName,
+    ContactRole,
+    ContactTitle,
+    Currency,
+    CustomerExternalId,
+    Day,
+    Domain,
+    Industry,
+    JsonArray,
+    JsonObject,
+    MetricName,
+    Money,
+    Name,
+    Score,
+    Segment,
+    Tier,
+    UsageValue,
+    UserEmail,
+)
+
+# Account team members are kept in customers.account_team (jsonb); an email is at most what the
+# users' email column holds.
+TeamEmail = Annotated[
+    EmailStr, StringConstraints(max_length=VARCHAR["users.email"]), Column("customers.account_team")
+]
 
 
 class _In(BaseModel):
@@ -19,9 +50,9 @@ class _In(BaseModel):
 class AccountTeam(_In):
     """Account team members by role; values are email addresses."""
 
-    ae: EmailStr | None = None
-    sa: EmailStr | None = None
-    executiveSponsor: EmailStr | None = None
+    ae: TeamEmail | None = None
+    sa: TeamEmail | None = None
+    executiveSponsor: TeamEmail | None = None
 
 
 class CustomerIn(_In):
@@ -29,57 +60,62 @@ class CustomerIn(_In):
 
     name: Name
     arr: Money
-    renewalDate: date
-    csmEmail: EmailStr | None = None
-    externalId: Annotated[str, StringConstraints(max_length=255)] | None = None
-    contractStartDate: date | None = None
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
-    domain: str | None = None
-    industry: str | None = None
-    tier: str | None = None
-    segment: str | None = None
+    renewalDate: Day
+    csmEmail: UserEmail | None = None
+    externalId: CustomerExternalId | None = None
+    contractStartDate: Day | None = None
+    currency: Currency = "USD"
+    domain: Domain | None = None
+    industry: Industry | None = None
+    tier: Tier | None = None
+    segment: Segment | None = None
     hasAccountPlan: bool = False
-    healthScore: Annotated[int, Field(ge=0, le=100)] | None = None
+    healthScore: Score | None = None
     accountTeam: AccountTeam = Field(default_factory=AccountTeam)
     # Integration data surfaced to templates as data.engagement.* and data.crm.*
-    engagement: dict[str, Any] = Field(default_factory=dict)
-    crm: dict[str, Any] = Field(default_factory=dict)
+    engagement: JsonObject = Field(default_factory=dict)
+    crm: JsonObject = Field(default_factory=dict)
 
 
 class ContractIn(_In):
-    renewalDate: date
+    renewalDate: Day
     arr: Money
-    startDate: date | None = None
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+    startDate: Day | None = None
+    currency: Currency = "USD"
     autoRenew: bool = False
 
 
 class ContactIn(_In):
-    name: Name
-    email: EmailStr | None = None
-    title: str | None = None
-    role: Annotated[str, StringConstraints(max_length=100)] | None = None
+    name: ContactName
+    email: ContactEmail | None = None
+    title: ContactTitle | None = None
+    role: ContactRole | None = None
     isPrimary: bool = False
-    externalId: str | None = None
+    externalId: ContactExternalId | None = None
 
 
 class UsageIn(_In):
     """One metric value on one day; re-sending the same (metric, date) replaces the value."""
 
-    metricName: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    metricDate: date
-    value: Decimal
+    metricName: MetricName
+    metricDate: Day
+    value: UsageValue
 
 
 class UsageRowIn(UsageIn):
     """A usage row of an import file: names its customer by id or external id."""
 
-    customerId: str | None = None
-    customerExternalId: str | None = None
+    customerId: Annotated[str, StringConstraints(max_length=100)] | None = None
+    customerExternalId: CustomerExternalId | None = None
 
 
 class IntelligenceIn(_In):
-    riskScore: Annotated[int, Field(ge=0, le=100)] | None = None
-    sentiment: Literal["positive", "neutral", "negative"] | None = None
-    aiSummary: str | None = None
-    insights: list[Any] = Field(default_factory=list)
+    riskScore: Score | None = None
+    sentiment: (
+        Annotated[
+            Literal["positive", "neutral", "negative"], Column("customer_intelligence.sentiment")
+        ]
+        | None
+    ) = None
+    aiSummary: AiSummary | None = None
+    insights: JsonArray = Field(default_factory=list)

@@ -12,7 +12,15 @@ from uuid import UUID
 
 from renewflow import templates
 from renewflow.db import Connection
-from renewflow.notify import OutboundMessage, enqueue
+from renewflow.engine.errors import TemplateFailed
+from renewflow.notify import (
+    TITLE_MAX,
+    OutboundMessage,
+    UndeliverableMessage,
+    enqueue,
+    record_undeliverable,
+    unfit,
+)
 from renewflow.workflows.model import Notification
 
 if TYPE_CHECKING:
@@ -23,15 +31,27 @@ if TYPE_CHECKING:
 CHANNEL_OF_TYPE = {"in_app": "in_app", "email": "email", "slack": "webhook", "sms": "in_app"}
 
 
-def _render(source: str, context: dict[str, Any]) -> str:
-    return templates.compile(source).render(context)
+def place_of(notification: Notification, where: str) -> str:
+    """A notification template's place, as failures name it: `notifications[<id>].title`."""
+    return f"notifications[{notification.id}].{where}"
+
+
+def _render(source: str, context: dict[str, Any], place: str) -> str:
+    try:
+        return templates.compile(source).render(context)
+    except Exception as error:  # a helper's bug is still this template's failure, never a 500
+        detail = str(error) if isinstance(error, templates.TemplateError) else repr(error)
+        raise TemplateFailed(place, f"the template failed: {detail}") from None
 
 
 def recipients(notification: Notification, context: dict[str, Any]) -> list[str]:
-    """Rendered recipients; a value may list several, comma-separated (accountTeam.allEmails)."""
+    """Rendered recipients; a value may list several, comma-separated (accountTeam.allEmails).
+    `TemplateFailed` names the recipient template that failed."""
     found: list[str] = []
-    for template in notification.recipients:
-        for part in _render(template, context).split(","):
+    for j, template in enumerate(notification.recipients):
+        for part in _render(template, context, place_of(notification, f"recipients[{j}]")).split(
+            ","
+        ):
             value = part.strip()
             if value and value not in found:
                 found.append(value)
@@ -46,34 +66,109 @@ def fire(
     notification: Notification,
     context: dict[str, Any],
     dedupe_key: str,
+    strict: bool = False,
 ) -> int:
     """Records `notification` for each recipient unless this dedupe key already fired; returns
-    how many rows were new. A notification whose condition renders other than `true` is skipped."""
-    condition = notification.condition
-    if condition is not None and _render(condition, context).strip().lower() != "true":
-        return 0
-    title = _render(notification.title, context)
-    message = _render(notification.message, context)
+    how many rows were new and will be delivered. A notification whose condition renders other
+    than `true` is skipped.
+
+    Nothing is cut and nothing raises for the notification's own templates: a template that
+    fails, or a rendered title or recipient longer than the notifications table holds, is
+    recorded as undeliverable (`record_undeliverable`: failed, with the template's place and
+    the reason), and the others go out. With `strict` (the schedule, which retries the
+    execution later), a failing template raises `TemplateFailed` instead, before anything of
+    this notification is written; a value that does not fit is still recorded undeliverable.
+    """
     channel = CHANNEL_OF_TYPE[notification.type]
+    base = OutboundMessage(
+        recipient="",
+        title=_shown_title(notification),
+        message="",
+        notification_type=notification.id,
+        priority=notification.priority,
+        metadata={**notification.metadata, "type": notification.type},
+        dedupe_key=dedupe_key,
+        workflow_execution_id=execution_id,
+        customer_id=customer_id,
+    )
+    try:
+        condition = notification.condition
+        if condition is not None:
+            rendered = _render(condition, context, place_of(notification, "condition"))
+            if rendered.strip().lower() != "true":
+                return 0
+        title = _render(notification.title, context, place_of(notification, "title"))
+        message = _render(notification.message, context, place_of(notification, "message"))
+        targets = recipients(notification, context)
+    except TemplateFailed as failure:
+        if strict:
+            raise
+        record_undeliverable(conn, base, channel, place=failure.field, reason=failure.reason)
+        return 0
     created = 0
-    for recipient in recipients(notification, context):
-        new_id = enqueue(
+    unusable: list[str] = []
+    for index, recipient in enumerate(targets):
+        outbound = OutboundMessage(
+            recipient=recipient,
+            title=title,
+            message=message,
+            notification_type=base.notification_type,
+            priority=base.priority,
+            metadata=base.metadata,
+            dedupe_key=dedupe_key,
+            workflow_execution_id=execution_id,
+            customer_id=customer_id,
+        )
+        problem = unfit(outbound)
+        if problem is None:
+            created += enqueue(conn, outbound, channel) is not None
+            continue
+        field, reason = problem
+        if field == "recipient":
+            unusable.append(f"recipient {index + 1} of {len(targets)}: {reason}")
+            continue
+        if field not in ("title", "message"):
+            # the notification's id or dedupe key: the config's validation keeps them short
+            raise UndeliverableMessage(reason)
+        # the title or message cannot be sent to anyone: recorded once per recipient, with the
+        # title as written when the rendered one is what does not fit
+        record_undeliverable(
             conn,
             OutboundMessage(
-                recipient=recipient[:320],
-                title=title[:500],
-                message=message,
-                notification_type=notification.id,
-                priority=notification.priority,
-                metadata={**notification.metadata, "type": notification.type},
+                recipient=recipient,
+                title=base.title if field == "title" else title,
+                message=message.replace("\x00", ""),
+                notification_type=base.notification_type,
+                priority=base.priority,
+                metadata=base.metadata,
                 dedupe_key=dedupe_key,
                 workflow_execution_id=execution_id,
                 customer_id=customer_id,
             ),
             channel,
+            place=place_of(notification, field),
+            reason=reason,
         )
-        created += new_id is not None
+    if unusable:
+        # an address that does not fit is not stored (cut, it would be another address): one
+        # row, without a recipient, says which ones were left out and why
+        record_undeliverable(
+            conn,
+            base,
+            channel,
+            place=place_of(notification, "recipients"),
+            reason="; ".join(unusable),
+        )
     return created
+
+
+def _shown_title(notification: Notification) -> str:
+    """The title an undeliverable row shows when the rendered one is unusable: the template as
+    written if it fits, else the notification's id."""
+    source = notification.title
+    if len(source) <= TITLE_MAX and "\x00" not in source:
+        return source
+    return notification.id
 
 
 def fire_step_notifications(

@@ -5,12 +5,15 @@ DROP TABLE IF EXISTS sweep_target, sweep_usable;
 -- name: sweep_usable
 -- The workflows each tenant uses, with their trigger ranges: a tenant's own workflow, and every
 -- core workflow it has not overridden (same workflow_id). Tenants x workflows: small, resolved
--- once, so the per-customer work after it is one range join.
+-- once, so the per-customer work after it is one range join. Tenants in %(skip_tenants)s (whose
+-- sweep failed before: they are swept alone, or wait for their next attempt) are left out here,
+-- and so out of every statement after it.
 CREATE TEMP TABLE sweep_usable ON COMMIT DROP AS
 WITH local_today AS MATERIALIZED (
   SELECT t.id AS tenant_id, t.time_zone,
          (%(now)s::timestamptz AT TIME ZONE t.time_zone)::date AS today
   FROM tenants t
+  WHERE t.id <> ALL(%(skip_tenants)s::uuid[])
 ),
 triggered AS MATERIALIZED (
   SELECT w.id, w.workflow_id, w.tenant_id,
@@ -256,7 +259,7 @@ WHERE key = %(key)s;
 -- name: scheduled_candidates
 -- Active executions whose workflow version has scheduled notifications, with their days until
 -- renewal (in the tenant's time zone) and the dedupe keys they have already fired.
-SELECT e.id, e.customer_id, e.workflow_id AS workflow_pk, e.workflow_version, v.config,
+SELECT e.id, e.tenant_id, e.customer_id, e.workflow_id AS workflow_pk, e.workflow_version, v.config,
        k.renewal_date - (%(now)s::timestamptz AT TIME ZONE t.time_zone)::date AS days,
        (SELECT coalesce(array_agg(DISTINCT n.dedupe_key), '{}') FROM notifications n
          WHERE n.workflow_execution_id = e.id AND n.dedupe_key IS NOT NULL) AS fired

@@ -4,13 +4,33 @@ Which notifications fire, to whom and when (step events, the overdue ladder) com
 execution engine; this package only delivers an already-rendered `OutboundMessage`.
 """
 
-from renewflow.notify.errors import DeliveryError, NotifyConfigError, NotifyError
-from renewflow.notify.inapp import InAppChannel, enqueue, mark_failed, mark_sent
-from renewflow.notify.models import Channel, OutboundMessage, Priority
+from renewflow.notify.errors import (
+    DeliveryError,
+    NotifyConfigError,
+    NotifyError,
+    UndeliverableMessage,
+)
+from renewflow.notify.inapp import (
+    InAppChannel,
+    enqueue,
+    mark_failed,
+    mark_sent,
+    record_undeliverable,
+)
+from renewflow.notify.models import (
+    RECIPIENT_MAX,
+    TITLE_MAX,
+    Channel,
+    OutboundMessage,
+    Priority,
+    unfit,
+)
 from renewflow.notify.smtp import EmailChannel, SmtpSettings
 from renewflow.notify.webhook import WebhookChannel, WebhookSettings
 
 __all__ = [
+    "RECIPIENT_MAX",
+    "TITLE_MAX",
     "Channel",
     "DeliveryError",
     "EmailChannel",
@@ -20,9 +40,12 @@ __all__ = [
     "OutboundMessage",
     "Priority",
     "SmtpSettings",
+    "UndeliverableMessage",
     "WebhookChannel",
     "WebhookSettings",
     "enqueue",
     "mark_failed",
     "mark_sent",
+    "record_undeliverable",
+    "unfit",
 ]

@@ -21,6 +21,7 @@ import psycopg
 
 from renewflow.db import Database, load_queries
 from renewflow.jobs import PeriodicJob
+from renewflow.jobs.failures import FailureLog, Fault, Subject
 from renewflow.notify.errors import DeliveryError, NotifyConfigError
 from renewflow.notify.inapp import mark_failed, mark_sent
 from renewflow.notify.models import Channel, OutboundMessage
@@ -42,6 +43,8 @@ def channel_for(kind: str, settings: dict[str, Any] | None) -> Channel:
     """The channel a tenant configured (`tenants.settings.notifications.smtp` / `.webhook`)."""
     settings = settings or {}
     try:
+        if not isinstance(settings, dict):
+            raise ValueError("tenants.settings.notifications must be an object")
         if kind == "email" and settings.get("smtp"):
             return EmailChannel(SmtpSettings.model_validate(settings["smtp"]))
         if kind == "webhook" and settings.get("webhook"):
@@ -49,6 +52,17 @@ def channel_for(kind: str, settings: dict[str, Any] | None) -> Channel:
     except ValueError as error:  # pydantic's ValidationError is a ValueError
         raise NotifyConfigError(f"{kind}: the tenant's settings are invalid: {error}") from None
     raise NotifyConfigError(f"{kind}: this tenant has no {kind} delivery configured")
+
+
+# Where each channel's settings live, as a failure names them.
+SETTINGS_FIELD = {
+    "email": "settings.notifications.smtp",
+    "webhook": "settings.notifications.webhook",
+}
+
+
+class _SettingsBroken(DeliveryError):
+    """The tenant's settings for this channel cannot work: every message through it fails."""
 
 
 def deliver_pending(
@@ -70,9 +84,17 @@ def deliver_pending(
     send, in a short transaction of its own. Rows a round leaves untried go back to the queue as
     they were. A row whose outcome could not be recorded keeps its claim, which expires into a
     counted, retryable attempt: it is neither lost nor retried at once.
+
+    Each tenant's channel fails alone: once it cannot be reached (a timeout, a refused
+    connection), its other messages of the batch are handed back untried; that, or settings
+    that cannot work, is recorded as the channel's failure for the tenant (`job_failures`,
+    subject `channel`), and its messages wait, uncharged, until its next attempt, so no other
+    tenant's messages wait on its server. A message that gets through resolves the failure.
     """
     sent = failed = 0
     channels: dict[tuple[str, str], Channel] = {}
+    with database.service_transaction() as conn:
+        failures = FailureLog.load(conn, DELIVERY_JOB, now)
     try:
         for _ in range(MAX_ROUNDS):
             token = uuid.uuid4()
@@ -80,15 +102,21 @@ def deliver_pending(
             with database.service_transaction() as conn:
                 conn.execute(_Q["expire_delivery_claims"], {"now": now})
                 rows = conn.execute(
-                    _Q["claim_deliveries"], {**claim, "batch": batch, "max_attempts": max_attempts}
+                    _Q["claim_deliveries"],
+                    {**claim, "batch": batch, "max_attempts": max_attempts, "job": DELIVERY_JOB},
                 ).fetchall()
             tried: list[uuid.UUID] = []
+            broken: set[Subject] = set()
             try:
                 for row in sorted(rows, key=lambda r: r["created_at"]):
                     if should_stop():
                         break
+                    subject = Subject(row["tenant_id"], "channel", row["channel"])
+                    if subject in broken:
+                        continue  # handed back untried: its channel just failed as a whole
                     tried.append(row["id"])
                     error = _send(row, channels)
+                    _note(failures, subject, error, broken)
                     try:
                         with database.service_transaction() as conn:
                             if error is None:
@@ -105,14 +133,42 @@ def deliver_pending(
                         )
             finally:
                 _release(database, token, tried)
+                _flush(database, failures)
             if len(rows) < batch or should_stop():
                 break
     finally:
         for channel in channels.values():
-            channel.close()
+            try:
+                channel.close()
+            except Exception:  # one channel's close must not keep the others open
+                log.exception("notifications: closing a %s channel failed", channel.name)
     if sent or failed:
         log.info("notifications: %d delivered, %d failed", sent, failed)
     return sent, failed
+
+
+def _note(
+    failures: FailureLog, subject: Subject, error: DeliveryError | None, broken: set[Subject]
+) -> None:
+    """Notes what one message says about its tenant's channel as a whole. An unreachable server
+    would keep each of the channel's messages waiting as long: the rest of the batch is handed
+    back. Settings that cannot work fail each message at once, permanently, as before; either
+    way the channel is left alone until its next attempt."""
+    if error is None:
+        failures.succeed(subject)
+    elif isinstance(error, _SettingsBroken) or error.unreachable:
+        if error.unreachable:
+            broken.add(subject)
+        failures.fail(subject, str(error), Fault(field=SETTINGS_FIELD.get(subject.id)))
+
+
+def _flush(database: Database, failures: FailureLog) -> None:
+    try:
+        with database.service_transaction() as conn:
+            for failure in failures.flush(conn):
+                log.warning("notifications: %s", failure.describe())
+    except psycopg.Error as error:  # seen again on the next run all the same
+        log.warning("notifications: could not record a channel's failure: %s", error)
 
 
 def _release(database: Database, token: uuid.UUID, tried: list[uuid.UUID]) -> None:
@@ -125,18 +181,28 @@ def _release(database: Database, token: uuid.UUID, tried: list[uuid.UUID]) -> No
 
 def _send(row: dict[str, Any], channels: dict[tuple[str, str], Channel]) -> DeliveryError | None:
     """Sends one claimed row through its tenant's channel (opened once per round); None if the
-    receiving end accepted it."""
-    key = (row["channel"], json.dumps(row["channel_settings"], sort_keys=True))
+    receiving end accepted it. Its tenant's settings and its metadata are read here, per row:
+    whatever is wrong with them fails this row (and that tenant's channel), not the batch."""
+    key = (row["channel"], row["channel_settings"] or "")
+    channel = channels.get(key)
+    if channel is None:
+        try:
+            settings = json.loads(row["channel_settings"]) if row["channel_settings"] else None
+            channel = channels[key] = channel_for(row["channel"], settings)
+        except NotifyConfigError as error:
+            return _SettingsBroken(str(error), retryable=False, channel=row["channel"])
+        except Exception as error:  # settings no JSON reader takes (nested too deep, say)
+            return _SettingsBroken(
+                f"{row['channel']}: the tenant's settings cannot be read ({type(error).__name__})",
+                retryable=False,
+                channel=row["channel"],
+            )
     try:
-        channel = channels.get(key)
-        if channel is None:
-            channel = channels[key] = channel_for(row["channel"], row["channel_settings"])
-        channel.deliver(OutboundMessage.from_row(row))
-    except NotifyConfigError as error:
-        return DeliveryError(str(error), retryable=False, channel=row["channel"])
+        metadata = json.loads(row["metadata"]) if row["metadata"] else {}
+        channel.deliver(OutboundMessage.from_row({**row, "metadata": metadata}))
     except DeliveryError as error:
         return error
-    except Exception as error:  # a bug must not strand the rest of the batch
+    except Exception as error:  # a bug, or data no channel can read, must not strand the batch
         log.exception("notifications: delivering %s failed unexpectedly", row["id"])
         return DeliveryError(
             f"{row['channel']}: unexpected error ({type(error).__name__})",

@@ -8,8 +8,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from renewflow.db import Connection, load_queries
-from renewflow.notify.errors import DeliveryError
-from renewflow.notify.models import OutboundMessage
+from renewflow.notify.errors import DeliveryError, UndeliverableMessage
+from renewflow.notify.models import OutboundMessage, unfit
 
 
 class InAppChannel:
@@ -33,6 +33,12 @@ class InAppChannel:
         try:
             with self._conn.transaction():
                 new_id = enqueue(self._conn, message, self.name)
+        except UndeliverableMessage as error:
+            raise DeliveryError(
+                f"in-app: the notification cannot be recorded: {error}",
+                retryable=False,
+                channel=self.name,
+            ) from None
         except psycopg.errors.IntegrityError as error:
             raise DeliveryError(
                 f"in-app: the notification was refused ({error.diag.constraint_name or error.sqlstate})",
@@ -49,24 +55,49 @@ class InAppChannel:
 def enqueue(conn: Connection, message: OutboundMessage, channel: str) -> UUID | None:
     """Records `message` for `channel` in the transaction's tenant: an in-app one is thereby
     delivered, an email or webhook one waits for the delivery job. None if this dedupe key was
-    already recorded for that channel and recipient."""
+    already recorded for that channel and recipient. `UndeliverableMessage` (nothing written)
+    if a value does not fit its column: it is never cut."""
+    problem = unfit(message)
+    if problem is not None:
+        raise UndeliverableMessage(problem[1])
+    row = conn.execute(_queries()["enqueue"], _values(message, channel)).fetchone()
+    return row["id"] if row is not None else None
+
+
+def record_undeliverable(
+    conn: Connection, message: OutboundMessage, channel: str, *, place: str, reason: str
+) -> UUID | None:
+    """Records a notification that could not be made into a message (its template failed at
+    `place`, or a rendered value does not fit): `failed`, never attempted, `last_error`
+    "permanent: undeliverable: <place>: <reason>", so the tenant's delivery log shows it and no
+    job tries it. `message` holds what is known, each value fitting its column (the caller
+    leaves an unusable one out). Its dedupe key is taken, so it is recorded once: None if it
+    already was."""
+    error = f"permanent: undeliverable: {place}: {reason}".replace("\x00", "")
+    values = _values(message, channel)
+    values["metadata"] = Jsonb(
+        {**dict(message.metadata), "undeliverable": {"place": place, "reason": reason}}
+    )
     row = conn.execute(
-        _queries()["enqueue"],
-        {
-            "workflow_execution_id": message.workflow_execution_id,
-            "customer_id": message.customer_id,
-            "recipient_user_id": message.recipient_user_id,
-            "recipient": message.recipient,
-            "channel": channel,
-            "notification_type": message.notification_type,
-            "title": message.title,
-            "message": message.message,
-            "priority": message.priority,
-            "metadata": Jsonb(dict(message.metadata)),
-            "dedupe_key": message.dedupe_key,
-        },
+        _queries()["record_undeliverable"], {**values, "last_error": error}
     ).fetchone()
     return row["id"] if row is not None else None
+
+
+def _values(message: OutboundMessage, channel: str) -> dict[str, object]:
+    return {
+        "workflow_execution_id": message.workflow_execution_id,
+        "customer_id": message.customer_id,
+        "recipient_user_id": message.recipient_user_id,
+        "recipient": message.recipient,
+        "channel": channel,
+        "notification_type": message.notification_type,
+        "title": message.title,
+        "message": message.message,
+        "priority": message.priority,
+        "metadata": Jsonb(dict(message.metadata)),
+        "dedupe_key": message.dedupe_key,
+    }
 
 
 # A receiver asking for longer than this is asked again after this.

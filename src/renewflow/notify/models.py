@@ -9,6 +9,14 @@ from uuid import UUID
 
 Priority = Literal["low", "medium", "high", "urgent", "critical"]
 
+# What the `notifications` table holds (migration 0004; a contract test compares them). A longer
+# value is never cut: a truncated address is another address, a truncated title says something
+# else. Such a message is undeliverable instead (`unfit`).
+TITLE_MAX = 500
+RECIPIENT_MAX = 320
+NOTIFICATION_TYPE_MAX = 100
+DEDUPE_KEY_MAX = 255
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
@@ -47,6 +55,30 @@ class OutboundMessage:
             recipient_user_id=row.get("recipient_user_id"),
             notification_id=row.get("id"),
         )
+
+
+def unfit(message: OutboundMessage) -> tuple[str, str] | None:
+    """Why `message` cannot be recorded as it is, as (field, reason), or None if it can: a value
+    longer than its column, or a NUL character, which PostgreSQL text cannot hold. The reason
+    names the field and the length, never the value (it may be anything)."""
+    limits = (
+        ("recipient", message.recipient, RECIPIENT_MAX),
+        ("title", message.title, TITLE_MAX),
+        ("notification_type", message.notification_type, NOTIFICATION_TYPE_MAX),
+        ("dedupe_key", message.dedupe_key or "", DEDUPE_KEY_MAX),
+    )
+    for name, value, limit in limits:
+        if len(value) > limit:
+            what = name.replace("_", " ")
+            return name, f"the {what} is {len(value)} characters long, over the {limit} it may have"
+    for name, value in (
+        ("recipient", message.recipient),
+        ("title", message.title),
+        ("message", message.message),
+    ):
+        if "\x00" in value:
+            return name, f"the {name} contains a NUL character"
+    return None
 
 
 class Channel(Protocol):

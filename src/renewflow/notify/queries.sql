@@ -16,6 +16,21 @@ INSERT INTO notifications (
 ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
 RETURNING id;
 
+-- name: record_undeliverable
+-- A notification that could not be made into a message (its template failed, a rendered value
+-- does not fit its column): kept, failed and never attempted, with the reason. Its dedupe key is
+-- taken like a delivered one's, so it is recorded once and never claimed (`permanent:`).
+INSERT INTO notifications (
+  tenant_id, workflow_execution_id, customer_id, recipient_user_id, recipient, channel,
+  notification_type, title, message, priority, metadata, dedupe_key, status, attempts, last_error
+) VALUES (
+  current_tenant_id(), %(workflow_execution_id)s, %(customer_id)s, %(recipient_user_id)s,
+  %(recipient)s, %(channel)s::varchar, %(notification_type)s, %(title)s, %(message)s,
+  %(priority)s, %(metadata)s, %(dedupe_key)s, 'failed', 0, %(last_error)s
+)
+ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
+RETURNING id;
+
 -- name: mark_sent
 -- Under the claim's token when the delivery job records it; without one, only a row nobody has
 -- claimed. 'sent' is final: a late second outcome for the same row changes nothing.
@@ -57,6 +72,13 @@ WITH due AS (
   FROM notifications n
   WHERE n.channel <> 'in_app'
     AND n.attempts < %(max_attempts)s
+    -- a tenant's channel that failed as a whole (its settings, an unreachable server) is left
+    -- alone until its next attempt: its messages wait, uncharged, and nobody else waits on it
+    AND NOT EXISTS (
+      SELECT 1 FROM job_failures f
+      WHERE f.tenant_id = n.tenant_id AND f.job = %(job)s AND f.subject_type = 'channel'
+        AND f.subject_id = n.channel AND f.resolved_at IS NULL
+        AND f.next_attempt_at > coalesce(%(now)s::timestamptz, now()))
     AND (n.status = 'pending'
          OR (n.status = 'failed' AND n.last_error LIKE 'retryable:%%'
              AND n.updated_at <= coalesce(%(now)s::timestamptz, now())
@@ -73,9 +95,10 @@ SET status = 'sending', claim_token = %(token)s,
 FROM due, tenants t
 WHERE n.id = due.id AND t.id = n.tenant_id
 RETURNING n.id, n.tenant_id, n.channel, n.recipient, n.title, n.message, n.notification_type,
-          n.priority, n.metadata, n.dedupe_key, n.workflow_execution_id, n.customer_id,
-          n.recipient_user_id, n.attempts, n.created_at,
-          t.settings -> 'notifications' AS channel_settings;
+          n.priority, n.metadata::text AS metadata, n.dedupe_key, n.workflow_execution_id,
+          n.customer_id, n.recipient_user_id, n.attempts, n.created_at,
+          -- as text, read per message: one tenant's unreadable settings fail its messages only
+          (t.settings -> 'notifications')::text AS channel_settings;
 
 -- name: renew_delivery_claims
 -- The rows of a batch still to send get a fresh lease before the next one goes out, so a slow

@@ -155,6 +155,9 @@ class EmailChannel:
                     f"email via {where}: {text}{detail}",
                     retryable=retryable(error),
                     channel=self.name,
+                    # no answer at all: the next message to this server would wait as long
+                    unreachable=isinstance(error, OSError)
+                    and not isinstance(error, smtplib.SMTPException | ssl.SSLError),
                 )
         return DeliveryError(
             f"email via {where}: {type(error).__name__}", retryable=False, channel=self.name

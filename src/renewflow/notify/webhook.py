@@ -109,12 +109,14 @@ class WebhookChannel:
                 f"webhook {self._where}: no answer within {self.settings.timeout:g}s",
                 retryable=True,
                 channel=self.name,
+                unreachable=True,
             ) from None
         except httpx.TransportError as error:
             raise DeliveryError(
                 f"webhook {self._where}: cannot connect ({type(error).__name__})",
                 retryable=True,
                 channel=self.name,
+                unreachable=True,
             ) from None
         status = response.status_code
         if 200 <= status < 300:

@@ -9,6 +9,18 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from renewflow.limits import (
+    MAX_ATTEMPTS_MAX,
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+    Column,
+    Day,
+    EstimatedCompletionTime,
+    JsonObject,
+    ProcessorName,
+    TaskAction,
+)
+
 
 class TaskType(StrEnum):
     AI_TASK = "AI_TASK"
@@ -45,12 +57,17 @@ class Complexity(StrEnum):
 CLOSED = frozenset({Status.COMPLETED, Status.SKIPPED, Status.CANCELLED})
 OPEN = frozenset(set(Status) - CLOSED)
 
-Priority = Annotated[int, Field(ge=1, le=5, description="1 is the most urgent")]
-Text255 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-# a processor name: letters, digits and . _ - (the spec's sample 'salesforce-contact-updater.js')
-ProcessorName = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+Priority = Annotated[
+    int, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX, description="1 is the most urgent")
 ]
+MaxAttempts = Annotated[int, Field(ge=1, le=MAX_ATTEMPTS_MAX)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# The enumerations land in varchar columns too (the contract test checks that they fit).
+TaskTypeIn = Annotated[TaskType, Column("workflow_tasks.task_type")]
+OwnerIn = Annotated[Owner, Column("workflow_tasks.owner")]
+StatusIn = Annotated[Status, Column("workflow_tasks.status")]
+ExecutionStatusIn = Annotated[ExecutionStatus, Column("workflow_tasks.execution_status")]
+ComplexityIn = Annotated[Complexity, Column("workflow_tasks.complexity")]
 
 
 class Task(BaseModel):
@@ -115,24 +132,25 @@ class TaskCreate(BaseModel):
 
     workflow_execution_id: UUID
     customer_id: UUID
-    task_type: TaskType
-    owner: Owner
-    action: Text255
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    task_type: TaskTypeIn
+    owner: OwnerIn
+    action: TaskAction
+    # text: written by the engine from a rendered template too, so bounded only by the body
+    description: Description
     priority: Priority
-    status: Status = Status.PENDING
+    status: StatusIn = Status.PENDING
     step_execution_id: UUID | None = None
     recommendation_id: UUID | None = None
     auto_execute: bool = False
     processor: ProcessorName | None = None
-    execution_status: ExecutionStatus | None = None
+    execution_status: ExecutionStatusIn | None = None
     parent_task_id: UUID | None = None
-    estimated_completion_time: Annotated[str, StringConstraints(max_length=50)] | None = None
-    complexity: Complexity | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    estimated_completion_time: EstimatedCompletionTime | None = None
+    complexity: ComplexityIn | None = None
+    metadata: JsonObject = Field(default_factory=dict)
     assigned_to: UUID | None = None
-    due_date: date | None = None
-    max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    due_date: Day | None = None
+    max_attempts: MaxAttempts = 5
 
 
 class TaskUpdate(BaseModel):
@@ -141,19 +159,17 @@ class TaskUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action: Text255 | None = None
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None = (
-        None
-    )
+    action: TaskAction | None = None
+    description: Description | None = None
     priority: Priority | None = None
-    status: Status | None = None
+    status: StatusIn | None = None
     assigned_to: UUID | None = None
-    due_date: date | None = None
-    metadata: dict[str, Any] | None = None
-    estimated_completion_time: Annotated[str, StringConstraints(max_length=50)] | None = None
-    complexity: Complexity | None = None
+    due_date: Day | None = None
+    metadata: JsonObject | None = None
+    estimated_completion_time: EstimatedCompletionTime | None = None
+    complexity: ComplexityIn | None = None
     processor: ProcessorName | None = None
-    max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
+    max_attempts: MaxAttempts | None = None
 
 
 class TaskFilters(BaseModel):

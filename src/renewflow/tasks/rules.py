@@ -11,6 +11,9 @@ from renewflow.tasks.errors import DecisionRequired, TransitionNotAllowed
 from renewflow.tasks.models import CLOSED, ExecutionStatus, Status, Task, TaskType
 
 DEFAULT_SNOOZE_DEADLINE = timedelta(days=7)
+# A tenant's configured snooze window is capped: a task always comes back to someone.
+MAX_SNOOZE_WINDOW = timedelta(days=365)
+NAIVE_DATETIME = "must include a time zone offset (for example 2025-03-01T09:00:00Z or +02:00)"
 
 # status -> the statuses it may move to
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -63,8 +66,11 @@ def check_snooze(task: Task, until: datetime, now: datetime, deadline_after: tim
 
     Past the deadline the task requires a decision: snoozing again is a conflict (409).
     """
+    if until.tzinfo is None or until.utcoffset() is None:
+        # a wall-clock time names no instant: refused rather than guessed (docs/api.md)
+        raise InvalidInputError("body.until", NAIVE_DATETIME)
     check_transition(task, Status.SNOOZED, verb="snooze")
-    deadline = task.snooze_deadline or now + deadline_after
+    deadline = task.snooze_deadline or now + min(deadline_after, MAX_SNOOZE_WINDOW)
     if task.requires_decision or now >= deadline:
         raise DecisionRequired(
             f"task {task.id} was first snoozed {task.snooze_count} time(s) ago and its snooze "

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
 
 from .errors import HelperError
@@ -166,9 +166,26 @@ def to_number(value: Any) -> float | int:
         if _JS_NUMBER.fullmatch(text):
             return float(text.replace("Infinity", "inf"))
         if re.fullmatch(r"0[xX][0-9a-fA-F]+", text):
-            return int(text, 16)
+            whole = int(text, 16)
+            return whole if whole <= _SAFE_INTEGER else to_float(whole)
         return math.nan
     return math.nan
+
+
+_SAFE_INTEGER = 2**53
+
+
+def to_float(number: float | int) -> float:
+    """`number` as a double, like JavaScript holds it: an integer beyond the double range is
+    ±Infinity (Python's float() raises instead)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
+
+
+def _is_nan(number: float | int) -> bool:
+    return isinstance(number, float) and math.isnan(number)
 
 
 def _primitive(value: Any) -> Any:
@@ -187,7 +204,7 @@ def _compare(a: Any, b: Any) -> tuple[Any, Any] | None:
     if isinstance(a, str) and isinstance(b, str) and a is not UNDEFINED:
         return str(a), str(b)
     x, y = to_number(a), to_number(b)
-    if math.isnan(x) or math.isnan(y):
+    if _is_nan(x) or _is_nan(y):
         return None
     return x, y
 
@@ -306,11 +323,17 @@ def _js_round(value: float) -> float:
 
 
 def _round(value: Any = UNDEFINED, digits: Any = 0) -> float:
-    places = to_number(digits)
-    places = int(places) if math.isfinite(places) else 0
-    places = max(-20, min(20, places))
+    places = _places(digits, 0, low=-20)
     factor = 10.0**places
-    return _js_round(float(to_number(value)) * factor) / factor
+    return _js_round(to_float(to_number(value)) * factor) / factor
+
+
+def _places(value: Any, default: int, *, low: int = 0, high: int = 20) -> int:
+    """A helper's count of decimal places: a whole number within [low, high]."""
+    number = to_float(to_number(value))
+    if not math.isfinite(number):
+        return default
+    return max(low, min(high, int(number)))
 
 
 _CURRENCY_SYMBOLS = {
@@ -327,23 +350,30 @@ _ZERO_DECIMAL = frozenset({"JPY", "KRW"})
 
 
 def _decimal(value: Any) -> Decimal | None:
+    """The number a helper formats, exactly: a float as its shortest repr (what JavaScript prints
+    and Intl rounds), an integer with all its digits; None when it is NaN or infinite."""
     number = to_number(value)
+    if isinstance(number, int):
+        return Decimal(number)
     if not math.isfinite(number):
         return None
-    try:
-        return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
-    except InvalidOperation:  # pragma: no cover - repr of a finite float always parses
-        return None
+    return Decimal(repr(number))
 
 
 def _grouped(amount: Decimal, places: int, trim: bool) -> str:
-    quantum = Decimal(1).scaleb(-places)
-    text = f"{abs(amount).quantize(quantum, rounding=ROUND_HALF_UP):f}"
+    # Enough precision for every digit of any finite double (309 before the point) or integer:
+    # the default context's 28 digits made quantize() fail from ~1e25 on.
+    digits = max(amount.adjusted(), 0) + places + 2
+    with localcontext(Context(prec=max(28, digits), Emax=MAX_EMAX, Emin=MIN_EMIN)):
+        rounded = abs(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = f"{rounded:f}"
     whole, _, fraction = text.partition(".")
     if trim:
         fraction = fraction.rstrip("0")
-    grouped = f"{int(whole):,}"
-    sign = "-" if amount < 0 and (int(whole) or fraction.strip("0")) else ""
+    whole = whole.lstrip("0") or "0"
+    head = len(whole) % 3 or 3
+    grouped = ",".join([whole[:head], *(whole[i : i + 3] for i in range(head, len(whole), 3))])
+    sign = "-" if amount < 0 and (whole != "0" or fraction.strip("0")) else ""
     return sign + grouped + ("." + fraction if fraction else "")
 
 
@@ -363,11 +393,10 @@ def _format_currency(value: Any = UNDEFINED, currency: Any = "USD") -> str:
 def _format_number(value: Any = UNDEFINED, decimals: Any = UNDEFINED) -> str:
     amount = _decimal(value)
     if amount is None:
-        return js_number(float(to_number(value)))
+        return js_number(to_float(to_number(value)))
     if decimals is UNDEFINED or decimals is None:
         return _grouped(amount, 3, trim=True)
-    places = int(to_number(decimals)) if to_number(decimals) == to_number(decimals) else 0
-    return _grouped(amount, max(0, min(20, places)), trim=False)
+    return _grouped(amount, _places(decimals, 0), trim=False)
 
 
 _MONTHS = [
@@ -400,7 +429,10 @@ def _to_datetime(value: Any) -> datetime | None:
     else:
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC, beyond Python's
+            return None
     return moment
 
 
@@ -439,7 +471,8 @@ def _json_value(value: Any, depth: int) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        # beyond the double range JavaScript holds Infinity, which JSON.stringify writes as null
+        return str(value) if math.isfinite(to_float(value)) else "null"
     if isinstance(value, float):
         return js_number(value) if math.isfinite(value) else "null"
     if isinstance(value, str):

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from renewflow import accounts
 from renewflow.accounts import Role
 from renewflow.api.deps import SessionDep, require_role
+from renewflow.limits import LIMIT_MAX, OFFSET_MAX
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -60,8 +61,8 @@ _Managers = Depends(require_role(Role.ADMIN, Role.MANAGER))
 @router.get("/users", dependencies=[_Managers])
 def list_users(
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 100,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> list[UserOut]:
     """The users of the caller's tenant (admins and managers)."""
     with session.transaction() as conn:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from renewflow import context
 from renewflow.api.deps import SessionDep
+from renewflow.limits import LIMIT_MAX, OFFSET_MAX
 
 router = APIRouter(prefix="/api", tags=["customers"])
 
@@ -49,11 +50,16 @@ class CustomerOut(BaseModel):
             accountTeam=row["account_team"],
             csmEmail=row["csm_email"],
             renewalDate=row["renewal_date"],
-            arr=row["arr"],
+            arr=_finite(row["arr"]),
             currency=row["currency"],
             createdAt=row["created_at"],
             updatedAt=row["updated_at"],
         )
+
+
+def _finite(amount: Decimal | None) -> Decimal | None:
+    """A NaN stored before the input limits (renewflow db check finds it) reads as missing."""
+    return amount if amount is None or amount.is_finite() else None
 
 
 class ContactOut(BaseModel):
@@ -74,7 +80,11 @@ class ContextOut(BaseModel):
     context: dict[str, Any]
 
 
-@router.post("/customers", status_code=201)
+@router.post(
+    "/customers",
+    status_code=201,
+    responses={200: {"model": CustomerOut, "description": "Updated: the externalId was known"}},
+)
 def create_customer(
     body: context.CustomerIn, session: SessionDep, response: Response
 ) -> CustomerOut:
@@ -93,8 +103,8 @@ def create_customer(
 def list_customers(
     session: SessionDep,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 100,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> list[CustomerOut]:
     with session.transaction() as conn:
         rows = context.list_customers(conn, search=search, limit=limit, offset=offset)

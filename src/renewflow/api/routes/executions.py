@@ -22,6 +22,7 @@ from renewflow.engine import StepRequest, StepRunner
 from renewflow.engine.idempotency import MAX_KEY_LENGTH, fingerprint
 from renewflow.engine.triggers import check_manual_start
 from renewflow.errors import InvalidInputError
+from renewflow.limits import LIMIT_MAX, OFFSET_MAX, JsonObject
 from renewflow.workflows import service as workflows
 
 router = APIRouter(prefix="/api/workflows", tags=["executions"])
@@ -40,8 +41,8 @@ class StepExecuteIn(_In):
     """The spec's body: `context` may bring data the database lacks (merged under `data`);
     `outputs` are the answer of a step without an LLM prompt (an approval)."""
 
-    context: dict[str, Any] = Field(default_factory=dict)
-    outputs: dict[str, Any] | None = None
+    context: JsonObject = Field(default_factory=dict)
+    outputs: JsonObject | None = None
 
 
 class SkipIn(_In):
@@ -155,8 +156,8 @@ def list_executions(
     customerId: UUID | None = None,
     workflowId: Annotated[str | None, Query(max_length=50)] = None,
     status: Literal["active", "completed", "superseded", "cancelled", "failed"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> ExecutionPage:
     with session.transaction() as conn:
         rows, total = engine.list_executions(
@@ -243,8 +244,8 @@ def list_runs(
     session: SessionDep,
     status: Literal["queued", "running", "completed", "failed", "skipped"] | None = None,
     executionId: UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> dict[str, Any]:
     """Step runs, newest first: what is queued, running or done."""
     with session.transaction() as conn:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from renewflow.accounts import Role
 from renewflow.api.deps import SessionDep
+from renewflow.limits import LIMIT_MAX, OFFSET_MAX
 from renewflow.notify.inbox import acknowledge, list_notifications
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
@@ -74,8 +75,8 @@ def list_mine_or_all(
     status: Literal["pending", "sending", "sent", "failed", "acknowledged"] | None = None,
     channel: Literal["in_app", "email", "webhook"] | None = None,
     unacknowledged: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> NotificationPage:
     """`scope=mine` (default): notifications addressed to the caller. `scope=tenant` (admins and
     managers): every notification of the tenant, e.g. `status=failed` to see failed deliveries."""

@@ -3,16 +3,17 @@ and the moves — complete, reopen, skip, cancel, snooze, execute."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from renewflow import tasks
 from renewflow.accounts import Role
 from renewflow.api.deps import SessionDep, require_role
+from renewflow.limits import LIMIT_MAX, OFFSET_MAX, SkipReason
 from renewflow.tasks import (
     ExecutionStatus,
     Owner,
@@ -45,12 +46,15 @@ _Processors = Annotated[ProcessorRegistry, Depends(_processors)]
 
 class SkipIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(description="why the task is skipped (required)")
+    reason: SkipReason = Field(description="why the task is skipped (required)")
 
 
 class SnoozeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    until: datetime = Field(description="when the task comes back; at most the snooze deadline")
+    until: AwareDatetime = Field(
+        description="when the task comes back, with its time zone offset; at most the snooze "
+        "deadline"
+    )
 
 
 @router.get("")
@@ -73,8 +77,8 @@ def list_tasks(
     parent_task_id: UUID | None = None,
     sort: SortKey = SortKey.PRIORITY,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> TaskPage:
     """The caller's tenant's tasks, filtered, sorted (then oldest first) and paginated."""
     filters = TaskFilters(
