@@ -249,3 +249,31 @@ def test_early_trigger_pulls_the_stage_forward(sweep_db: Database) -> None:
     assert again.started_early == 0
     assert later.started_early == 0
     assert still == {"n": 1}
+
+
+def test_a_finished_playbook_is_not_started_again_in_the_same_stage(sweep_db: Database) -> None:
+    tenant = _populate(sweep_db, 600)
+    with sweep_db.service_transaction() as conn:
+        sweep(conn, NOW)
+        done, old = conn.execute(
+            """SELECT e.id, e.customer_id FROM workflow_executions e
+               WHERE e.tenant_id = %s AND e.status = 'active' ORDER BY e.id LIMIT 2""",
+            (tenant,),
+        ).fetchall()
+        # one finished its playbook this stage; the other finished the same playbook a year ago
+        conn.execute(
+            "UPDATE workflow_executions SET status = 'completed', completed_at = %s WHERE id = %s",
+            (NOW, done["id"]),
+        )
+        conn.execute(
+            "UPDATE workflow_executions SET status = 'completed', completed_at = %s WHERE id = %s",
+            (NOW - timedelta(days=400), old["id"]),
+        )
+        again = sweep(conn, NOW + timedelta(hours=1))
+        restarted = conn.execute(
+            "SELECT customer_id FROM workflow_executions WHERE tenant_id = %s AND status = 'active'"
+            " AND customer_id = ANY(%s)",
+            (tenant, [done["customer_id"], old["customer_id"]]),
+        ).fetchall()
+    assert again.started == 1
+    assert [r["customer_id"] for r in restarted] == [old["customer_id"]]

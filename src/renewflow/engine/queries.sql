@@ -68,12 +68,18 @@ WHERE e.customer_id = t.customer_id
 RETURNING e.id AS old_execution_id, e.customer_id;
 
 -- name: sweep_drop_running
--- Customers that still run an execution get none: dropped from the targets before the insert,
--- so the insert never reads the table it writes (a plan that scanned workflow_executions for
--- each new row, chosen when its statistics say it is empty, would be quadratic).
+-- Customers that still run an execution get none, and neither do those that already finished
+-- (completed or cancelled) this stage's workflow since the stage began for this renewal: a
+-- finished playbook is not started again every hour. Dropped from the targets before the
+-- insert, so the insert never reads the table it writes (a plan that scanned
+-- workflow_executions for each new row, chosen when its statistics say it is empty, would be
+-- quadratic).
 DELETE FROM sweep_target t
 USING workflow_executions e
-WHERE e.customer_id = t.customer_id AND e.status = 'active';
+WHERE e.customer_id = t.customer_id
+  AND (e.status = 'active'
+       OR (e.workflow_id = t.workflow_pk AND e.status IN ('completed', 'cancelled')
+           AND e.completed_at >= ((t.renewal_date - t.max_days)::timestamp AT TIME ZONE t.time_zone)));
 
 -- name: sweep_start
 -- Returns how many started, and the new executions of the customers whose old one was just
