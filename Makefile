@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 # link printed before serving; `make run DEMO=0` skips both.
 run: $(STAMP)
 	@if [ -z "$$DATABASE_URL" ] && [ "$(DEMO)" != "0" ]; then \
-	  $(BIN)/python -m renewflow.demo load --if-missing --sign-in http://$(HOST):$(PORT) \
+	  $(BIN)/renewflow demo load --if-missing --sign-in http://$(HOST):$(PORT) \
 	    || echo "(the demo book was not loaded: see the error above; serving without it)"; \
 	fi
 	$(BIN)/renewflow serve --host $(HOST) --port $(PORT)

@@ -15,10 +15,10 @@ from renewflow import accounts, demo
 from renewflow.accounts.sessions import login_link_usable
 from renewflow.context import build_context
 from renewflow.db import Database, Migrator
-from renewflow.demo.__main__ import main
 from renewflow.llm import validate
 from renewflow.workflows.files import core_library
 from tests.demo.conftest import Loaded
+from tests.test_cli import run
 
 TOKEN = re.compile(r"\w+ [0-9a-f]{8}")
 STEPS = {(config.id, step.id): step for config in core_library() for step in config.steps}
@@ -284,26 +284,34 @@ def test_a_tenant_of_that_name_not_made_by_the_demo_is_never_touched(
 
 
 def test_the_command_prints_a_sign_in_link_last(
-    loaded: Loaded,
-    demo_db: Database,
-    demo_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    loaded: Loaded, demo_db: Database, demo_url: str
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", demo_url)
     name = loaded.tenant.name
-    assert main(["load", "--tenant", name, "--if-missing", "--sign-in", "http://127.0.0.1:9"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    listed = run(
+        demo_url,
+        "demo",
+        "load",
+        "--tenant",
+        name,
+        "--if-missing",
+        "--sign-in",
+        "http://127.0.0.1:9",
+    )
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.strip().splitlines()
     assert "loaded already" in lines[0]
     prefix = "http://127.0.0.1:9/sign-in/link/"
     assert lines[-1].startswith(prefix)
     with demo_db.app_connection() as conn, conn.transaction():
         assert login_link_usable(conn, lines[-1].removeprefix(prefix))
 
-    assert main(["load", "--tenant", name]) == 1
-    assert "exists already" in capsys.readouterr().err
-    assert main(["remove", "--tenant", f"No such demo {uuid.uuid4().hex[:6]}"]) == 0
-    assert "removed 0" in capsys.readouterr().out
+    again = run(demo_url, "demo", "load", "--tenant", name)
+    assert again.returncode == 1
+    assert "exists already" in again.stderr
+    assert again.stderr.count("\n") == 1  # one line, no traceback
+    none = run(demo_url, "demo", "remove", "--tenant", f"No such demo {uuid.uuid4().hex[:6]}")
+    assert none.returncode == 0
+    assert "removed 0" in none.stdout
 
 
 def test_without_the_core_workflows_nothing_is_created(make_database: Callable[[], str]) -> None:
