@@ -158,3 +158,18 @@ def test_another_tenants_run_answers_404(
         response = client.get(path, headers=bearer(stranger))
         assert response.status_code == 404, (path, response.text)
         assert response.headers["content-type"] == PROBLEM
+
+
+def test_an_asynchronous_run_is_queued_even_with_the_in_process_mock(
+    client: httpx.Client, database: Database, worker: None, make_key: Any
+) -> None:
+    world = make_world(database)  # the mock provider: answered inline when synchronous
+    key = key_of(make_key, world)
+    accepted = client.post(execute_url(world), headers={**bearer(key), "Prefer": "respond-async"})
+    assert accepted.status_code == 202, accepted.text
+    run = accepted.json()
+    deadline = time.monotonic() + 15
+    while run["status"] != "completed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        run = client.get(run["links"]["self"], headers=bearer(key)).json()
+    assert run["result"]["stepId"] == "data-snapshot"

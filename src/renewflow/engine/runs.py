@@ -112,7 +112,7 @@ class StepRunner:
                     limits=self.limits,
                     worker=self.name,
                     run_now=not asynchronous,
-                    inline=self._inline,
+                    inline=None if asynchronous else self._inline,
                 )
                 if isinstance(claim, Claimed) and claim.inline:
                     result = call_step(claim.run, self.deps(claim.run, record_now=False))
