@@ -235,3 +235,12 @@ def test_the_cli_prints_a_working_link(
     assert unknown.returncode != 0
     assert unknown.stderr.count("\n") == 1
     assert "no user with the email" in unknown.stderr
+
+
+def test_a_malformed_parameter_is_a_422_page_not_a_500(
+    console_as: Callable[..., SignedIn],
+) -> None:
+    signed = console_as("manager")
+    answer = signed.client.get("/customers/not-a-uuid")
+    assert answer.status_code in (404, 422)  # a page either way, never an error of ours
+    assert "<!doctype html>" in answer.text

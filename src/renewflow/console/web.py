@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
@@ -205,6 +206,12 @@ async def _answer(
         return error_page(request, 409, "That cannot be done now", error.message)
     except InvalidInputError as error:
         return error_page(request, 422, "That did not work", error.message)
+    except RequestValidationError as error:
+        fields = "; ".join(
+            f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+            for e in error.errors()
+        )
+        return error_page(request, 422, "That did not work", f"Invalid input: {fields}")
     except HTTPException as error:
         return error_page(request, error.status_code, "Error", str(error.detail))
     except RenewflowError as error:
