@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench.scratch import scratch_database
+from bench.scratch import scratch_database, vacuum_analyze
 from bench.steps import _start_api, _stop_api
 from renewflow import accounts
 from renewflow.db import Database
@@ -108,6 +108,7 @@ def main() -> None:
         with database.service_transaction() as conn:
             seed_core(conn, core_library())
         demo = load(database)
+        vacuum_analyze(url)
         ids = _ids(database, demo.tenant_id)
         with database.tenant_transaction(demo.tenant_id) as conn:
             key = accounts.issue_key(
