@@ -83,3 +83,52 @@ def test_the_keyboard_reaches_everything(
     page.keyboard.press("Tab")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+def test_the_renewal_book_filters_and_charts(
+    page: Any,
+    api_url: str,
+    database: Database,
+    tenant_factory: Any,
+    axe_source: str,
+    screenshots: Path,
+) -> None:
+    from datetime import date, timedelta
+
+    from renewflow import context
+
+    tenant = tenant_factory()
+    with database.tenant_transaction(tenant) as conn:
+        for i in range(12):
+            customer, _ = context.upsert_customer(
+                conn,
+                context.CustomerIn.model_validate(
+                    {
+                        "name": f"Initech {i:02d}",
+                        "arr": 20_000 + 15_000 * i,
+                        "renewalDate": (date.today() + timedelta(days=12 + 25 * i)).isoformat(),
+                    }
+                ),
+            )
+            context.set_intelligence(
+                conn, customer, context.IntelligenceIn(riskScore=(i * 17) % 100)
+            )
+    _, token = _link(database, tenant, "manager")
+    page.goto(f"{api_url}/sign-in/link/{token}")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{api_url}/today")
+    page.goto(f"{api_url}/book")
+    assert page.get_by_role("img", name="ARR renewing per month").is_visible()
+    assert page.get_by_role("link", name="Initech 00").is_visible()
+    for theme in ("light", "dark"):
+        page.evaluate(f"document.documentElement.setAttribute('data-theme', '{theme}')")
+        page.screenshot(path=str(screenshots / f"book-{theme}.png"), full_page=True)
+        assert accessibility_violations(page, axe_source) == []
+    page.get_by_label("Renewing", exact=False).and_(page.locator("select")).select_option("90")
+    page.get_by_label("Sort").select_option("risk")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/book?*within=90*")
+    assert "sort=risk" in page.url  # the state is in the URL: the link can be shared
+    names = page.locator("tbody td:first-child a").all_inner_texts()
+    assert all(name.startswith("Initech") for name in names)
+    assert len(names) == 4  # renewing within 90 days: 12, 37, 62 and 87 days out
