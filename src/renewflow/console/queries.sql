@@ -40,14 +40,20 @@ ORDER BY t.priority, t.due_date NULLS LAST, t.created_at
 LIMIT 200;
 
 -- name: today_escalations
-SELECT n.id, n.title, n.priority, n.created_at, n.channel, n.status, c.id AS customer_id,
-       c.name AS customer_name
-FROM notifications n
-LEFT JOIN customers c ON c.id = n.customer_id
-WHERE n.created_at > now() - interval '7 days'
-  AND n.priority IN ('high', 'urgent', 'critical')
-  AND (NOT %(mine)s OR n.recipient_user_id = %(user_id)s OR c.csm_id = %(user_id)s)
-ORDER BY n.created_at DESC
+-- High and urgent notifications of the last week, each once (a notification goes out once per
+-- recipient and channel: the newest of each title and customer is shown).
+SELECT * FROM (
+  SELECT DISTINCT ON (n.title, n.customer_id)
+         n.id, n.title, n.priority, n.created_at, n.channel, n.status, c.id AS customer_id,
+         c.name AS customer_name
+  FROM notifications n
+  LEFT JOIN customers c ON c.id = n.customer_id
+  WHERE n.created_at > now() - interval '7 days'
+    AND n.priority IN ('high', 'urgent', 'critical')
+    AND (NOT %(mine)s OR n.recipient_user_id = %(user_id)s OR c.csm_id = %(user_id)s)
+  ORDER BY n.title, n.customer_id, n.created_at DESC
+) latest
+ORDER BY created_at DESC
 LIMIT 20;
 
 -- name: renewals_ahead
