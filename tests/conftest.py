@@ -102,3 +102,21 @@ def core_library_seeded(database: Database) -> None:
 
     with database.service_transaction() as conn:
         seed_core(conn, core_library())
+
+
+@pytest.fixture
+def worker(database: Database) -> Iterator[None]:
+    """A worker running queued step runs (two at a time, polling every 50 ms) for the test."""
+    from renewflow.engine import StepRunner
+    from renewflow.jobs import WorkerConfig
+    from renewflow.llm import LLMClients
+
+    clients = LLMClients()
+    running = StepRunner(database, clients).worker(
+        WorkerConfig(concurrency=2, poll_interval=0.05, lease_seconds=5)
+    )
+    running.start()
+    yield
+    running.stop()
+    running.join(10)
+    clients.close()

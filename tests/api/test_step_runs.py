@@ -15,9 +15,6 @@ import pytest
 from bench.fake_openai import FakeOpenAI
 
 from renewflow.db import Database
-from renewflow.engine import StepRunner
-from renewflow.jobs import WorkerConfig
-from renewflow.llm import LLMClients
 from tests.api.conftest import bearer
 from tests.engine.world import World, fake_llm_settings, make_world
 
@@ -31,19 +28,6 @@ pytestmark = pytest.mark.usefixtures("core_library_seeded")
 def fake() -> Iterator[FakeOpenAI]:
     with FakeOpenAI(delay=0.6) as server:
         yield server
-
-
-@pytest.fixture
-def worker(database: Database) -> Iterator[None]:
-    clients = LLMClients()
-    running = StepRunner(database, clients).worker(
-        WorkerConfig(concurrency=2, poll_interval=0.05, lease_seconds=5)
-    )
-    running.start()
-    yield
-    running.stop()
-    running.join(10)
-    clients.close()
 
 
 def key_of(make_key: Any, world: World, role: str = "manager") -> str:

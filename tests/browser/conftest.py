@@ -78,6 +78,20 @@ def axe_source() -> str:
     return data.decode("utf-8")
 
 
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A page that fails its test on any browser error: a missing asset, a refused script or
+    style (the CSP), an exception. en-US, so typed dates follow one field order."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert errors == [], f"the browser reported errors: {errors}"
+
+
 def accessibility_violations(page: Any, axe_source: str) -> list[dict[str, Any]]:
     """axe-core's serious and critical violations on the page (WCAG 2 A and AA rules)."""
     page.evaluate(axe_source)  # evaluated by the driver: the page's CSP does not apply

@@ -21,18 +21,6 @@ from tests.browser.conftest import accessibility_violations
 pytestmark = pytest.mark.usefixtures("core_library_seeded")
 
 
-@pytest.fixture
-def page(chromium: Any) -> Any:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    assert errors == [], f"the browser reported errors: {errors}"
-
-
 def _user(database: Database, tenant: uuid.UUID, role: str, name: str) -> tuple[uuid.UUID, str]:
     email = f"{role}-{uuid.uuid4().hex[:6]}@vendor.example"
     with database.tenant_transaction(tenant) as conn:

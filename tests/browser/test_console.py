@@ -7,8 +7,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from renewflow import accounts
 from renewflow.accounts.sessions import issue_login_link
 from renewflow.db import Database
@@ -23,18 +21,6 @@ def _link(database: Database, tenant: uuid.UUID, role: str = "csm") -> tuple[str
         )
     with database.service_transaction() as conn:
         return email, issue_login_link(conn, email)
-
-
-@pytest.fixture
-def page(chromium: Any) -> Any:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    assert errors == [], f"the browser reported errors: {errors}"
 
 
 def test_sign_in_by_link_then_today_then_sign_out(

@@ -6,7 +6,6 @@ and their screenshots."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,6 @@ from tests.console.test_customers import make_full_customer
 from tests.console.test_tasks import make_customer, make_task, read_task
 
 pytestmark = pytest.mark.usefixtures("core_library_seeded")
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    """A page that fails the test on any browser error (a missing asset, a CSP refusal). en-US:
-    the keyboard test types a date-time in Chromium's en-US field order."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    assert errors == [], f"the browser reported errors: {errors}"
 
 
 def _sign_in(page: Any, api_url: str, database: Database, tenant: uuid.UUID) -> None:

@@ -27,18 +27,6 @@ pytestmark = pytest.mark.usefixtures("core_library_seeded")
 THEMES = ("light", "dark")
 
 
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    assert errors == [], f"the browser reported errors: {errors}"
-
-
 class Workers:
     """The step-run worker, started and stopped at will: stopped while the test looks at a
     queued run (the mock answers in a millisecond, so a running worker could finish it before

@@ -23,12 +23,13 @@ PARAM = re.compile(r"\{([^}]+)\}")
 
 def _routes(database: Database) -> list[tuple[str, str]]:
     """(method, path) of every route of every console screen module (what `install` mounts)."""
-    found = []
+    found: list[tuple[str, str]] = []
     for router in console.routers():
         for route in router.routes:
             assert isinstance(route, APIRoute)
             assert isinstance(route, ConsoleRoute), f"{route.path} answers errors as JSON"
-            found.extend((method, route.path) for method in sorted(route.methods - {"HEAD"}))
+            methods = route.methods or set()
+            found.extend((method, route.path) for method in sorted(methods - {"HEAD"}))
     return found
 
 

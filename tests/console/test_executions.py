@@ -16,9 +16,6 @@ from bench.fake_openai import FakeOpenAI
 
 from renewflow import engine
 from renewflow.db import Database
-from renewflow.engine import StepRunner
-from renewflow.jobs import WorkerConfig
-from renewflow.llm import LLMClients
 from tests.console.conftest import SignedIn
 from tests.engine.world import World, fake_llm_settings, make_world
 
@@ -32,19 +29,6 @@ RUN_POLL = re.compile(r'hx-get="(/executions/[^/"]+/runs/[^?"]+)\?seen=(\w+)"')
 def fake() -> Iterator[FakeOpenAI]:
     with FakeOpenAI(delay=0.5) as server:
         yield server
-
-
-@pytest.fixture
-def worker(database: Database) -> Iterator[None]:
-    clients = LLMClients()
-    running = StepRunner(database, clients).worker(
-        WorkerConfig(concurrency=2, poll_interval=0.05, lease_seconds=5)
-    )
-    running.start()
-    yield
-    running.stop()
-    running.join(10)
-    clients.close()
 
 
 def _state(database: Database, world: World) -> tuple[str | None, str, int]:

@@ -75,52 +75,29 @@ ORDER BY k.renewal_date, c.name
 LIMIT 500;
 
 -- name: book_by_renewal
--- The renewal book (the renewal_book view, migration 0019), soonest renewal first; keyset
--- pagination on (renewal_date, id). The three orders share their filters: search (name or
--- domain), stage, owner, risk band, renewing within N days (negative: overdue only).
-SELECT b.* FROM renewal_book b
-WHERE (NOT %(mine)s OR b.owner_id = %(user_id)s)
-  AND (%(search)s::text IS NULL OR b.name ILIKE '%%' || %(search)s || '%%'
-       OR b.domain ILIKE '%%' || %(search)s || '%%')
-  AND (%(stage)s::text IS NULL OR b.stage_id = %(stage)s)
-  AND (%(owner)s::uuid IS NULL OR b.owner_id = %(owner)s)
-  AND (%(risk_min)s::int IS NULL OR b.risk_score >= %(risk_min)s)
-  AND (%(risk_max)s::int IS NULL OR b.risk_score <= %(risk_max)s)
-  AND (%(within)s::int IS NULL OR (%(within)s >= 0 AND b.days BETWEEN 0 AND %(within)s)
-       OR (%(within)s < 0 AND b.days < 0))
-  AND (%(after_id)s::uuid IS NULL OR (b.renewal_date, b.id) > (%(after_date)s::date, %(after_id)s::uuid))
+-- The renewal book (renewal_book_filtered, migration 0019), soonest renewal first; keyset
+-- pagination on (renewal_date, id).
+SELECT b.* FROM renewal_book_filtered(%(mine)s, %(user_id)s, %(search)s, %(stage)s, %(owner)s,
+                           %(risk_min)s, %(risk_max)s, %(within)s) b
+WHERE %(after_id)s::uuid IS NULL
+   OR (b.renewal_date, b.id) > (%(after_date)s::date, %(after_id)s::uuid)
 ORDER BY b.renewal_date, b.id
 LIMIT %(limit)s;
 
 -- name: book_by_arr
 -- Largest ARR first; keyset on (arr DESC, id DESC).
-SELECT b.* FROM renewal_book b
-WHERE (NOT %(mine)s OR b.owner_id = %(user_id)s)
-  AND (%(search)s::text IS NULL OR b.name ILIKE '%%' || %(search)s || '%%'
-       OR b.domain ILIKE '%%' || %(search)s || '%%')
-  AND (%(stage)s::text IS NULL OR b.stage_id = %(stage)s)
-  AND (%(owner)s::uuid IS NULL OR b.owner_id = %(owner)s)
-  AND (%(risk_min)s::int IS NULL OR b.risk_score >= %(risk_min)s)
-  AND (%(risk_max)s::int IS NULL OR b.risk_score <= %(risk_max)s)
-  AND (%(within)s::int IS NULL OR (%(within)s >= 0 AND b.days BETWEEN 0 AND %(within)s)
-       OR (%(within)s < 0 AND b.days < 0))
-  AND (%(after_id)s::uuid IS NULL OR (b.arr, b.id) < (%(after_arr)s::numeric, %(after_id)s::uuid))
+SELECT b.* FROM renewal_book_filtered(%(mine)s, %(user_id)s, %(search)s, %(stage)s, %(owner)s,
+                           %(risk_min)s, %(risk_max)s, %(within)s) b
+WHERE %(after_id)s::uuid IS NULL OR (b.arr, b.id) < (%(after_arr)s::numeric, %(after_id)s::uuid)
 ORDER BY b.arr DESC, b.id DESC
 LIMIT %(limit)s;
 
 -- name: book_by_risk
 -- Riskiest first, unscored last; keyset on (risk_key DESC, id DESC).
-SELECT b.* FROM renewal_book b
-WHERE (NOT %(mine)s OR b.owner_id = %(user_id)s)
-  AND (%(search)s::text IS NULL OR b.name ILIKE '%%' || %(search)s || '%%'
-       OR b.domain ILIKE '%%' || %(search)s || '%%')
-  AND (%(stage)s::text IS NULL OR b.stage_id = %(stage)s)
-  AND (%(owner)s::uuid IS NULL OR b.owner_id = %(owner)s)
-  AND (%(risk_min)s::int IS NULL OR b.risk_score >= %(risk_min)s)
-  AND (%(risk_max)s::int IS NULL OR b.risk_score <= %(risk_max)s)
-  AND (%(within)s::int IS NULL OR (%(within)s >= 0 AND b.days BETWEEN 0 AND %(within)s)
-       OR (%(within)s < 0 AND b.days < 0))
-  AND (%(after_id)s::uuid IS NULL OR (b.risk_key, b.id) < (%(after_risk)s::int, %(after_id)s::uuid))
+SELECT b.* FROM renewal_book_filtered(%(mine)s, %(user_id)s, %(search)s, %(stage)s, %(owner)s,
+                           %(risk_min)s, %(risk_max)s, %(within)s) b
+WHERE %(after_id)s::uuid IS NULL
+   OR (b.risk_key, b.id) < (%(after_risk)s::int, %(after_id)s::uuid)
 ORDER BY b.risk_key DESC, b.id DESC
 LIMIT %(limit)s;
 

@@ -21,17 +21,14 @@ group `renewflow.step_processors` (name = "module:callable", the callable carryi
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from renewflow.db import Connection
-
-log = logging.getLogger(__name__)
+from renewflow.plugins import load_entry_points
 
 ENTRY_POINT_GROUP = "renewflow.step_processors"
 Phase = Literal["before", "after"]
@@ -98,17 +95,7 @@ class StepProcessorRegistry:
         self._processors[name] = processor
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[str]:
-        loaded: list[str] = []
-        for point in entry_points(group=group):
-            try:
-                self.register(point.name, point.load())
-            except Exception:
-                log.exception(
-                    "step processor plugin %s (%s) failed to load", point.name, point.value
-                )
-                continue
-            loaded.append(point.name)
-        return loaded
+        return load_entry_points(group, self.register)
 
     def get(self, name: str) -> StepProcessor | None:
         return self._processors.get(name)

@@ -20,3 +20,26 @@ LEFT JOIN users u ON u.id = c.csm_id
 WHERE k.status = 'active';
 
 GRANT SELECT ON renewal_book TO renewflow_app, renewflow_service;
+
+-- The book's filters, once for its three orders (SQL, STABLE and SECURITY INVOKER: inlined into
+-- each query, row-level security as ever): search (name or domain), stage, owner, risk band,
+-- renewing within N days (negative: overdue only), and a CSM's own book (`mine`).
+CREATE FUNCTION renewal_book_filtered(
+  p_mine boolean, p_user_id uuid, p_search text, p_stage text, p_owner uuid, p_risk_min integer,
+  p_risk_max integer, p_within integer
+) RETURNS SETOF renewal_book
+  LANGUAGE sql STABLE
+  AS $$
+  SELECT b.* FROM renewal_book b
+  WHERE (NOT p_mine OR b.owner_id = p_user_id)
+    AND (p_search IS NULL OR b.name ILIKE '%' || p_search || '%'
+         OR b.domain ILIKE '%' || p_search || '%')
+    AND (p_stage IS NULL OR b.stage_id = p_stage)
+    AND (p_owner IS NULL OR b.owner_id = p_owner)
+    AND (p_risk_min IS NULL OR b.risk_score >= p_risk_min)
+    AND (p_risk_max IS NULL OR b.risk_score <= p_risk_max)
+    AND (p_within IS NULL OR (p_within >= 0 AND b.days BETWEEN 0 AND p_within)
+         OR (p_within < 0 AND b.days < 0))
+$$;
+GRANT EXECUTE ON FUNCTION renewal_book_filtered(boolean, uuid, text, text, uuid, integer, integer, integer)
+  TO renewflow_app, renewflow_service;

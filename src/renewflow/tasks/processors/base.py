@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 from uuid import UUID
 
 from renewflow.db import Connection, Database
+from renewflow.plugins import load_entry_points
 from renewflow.tasks.errors import UnknownProcessor
 from renewflow.tasks.models import Task
-
-log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "renewflow.processors"
 
@@ -108,15 +105,7 @@ class ProcessorRegistry:
         self._processors[name] = processor
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[str]:
-        loaded: list[str] = []
-        for point in entry_points(group=group):
-            try:
-                self.register(point.name, point.load())
-            except Exception:
-                log.exception("processor plugin %s (%s) failed to load", point.name, point.value)
-                continue
-            loaded.append(point.name)
-        return loaded
+        return load_entry_points(group, self.register)
 
     def get(self, name: str | None) -> Processor:
         if name and name in self._processors:
