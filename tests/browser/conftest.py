@@ -102,4 +102,18 @@ def accessibility_violations(page: Any, axe_source: str) -> list[dict[str, Any]]
                                             nodes: v.nodes.slice(0, 3).map(n => n.target)}));
         }"""
     )
+    # axe leaves `style` attributes on what it measured; htmx would copy them into later swaps,
+    # where the CSP refuses inline style
+    page.evaluate("document.querySelectorAll('[style]').forEach(e => e.removeAttribute('style'))")
     return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def check_both_themes(page: Any, axe_source: str, screenshots: Path, screen: str | None) -> None:
+    """In the light and the dark theme: a screenshot (`<screen>-<theme>.png`, unless `screen` is
+    None) and no serious or critical accessibility violation (contrast differs per theme)."""
+    for theme in ("light", "dark"):
+        page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+        if screen is not None:
+            page.screenshot(path=str(screenshots / f"{screen}-{theme}.png"), full_page=True)
+        assert accessibility_violations(page, axe_source) == [], (screen, theme)
+    page.evaluate("delete document.documentElement.dataset.theme")

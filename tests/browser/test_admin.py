@@ -16,7 +16,7 @@ from renewflow import accounts
 from renewflow.accounts.sessions import issue_login_link
 from renewflow.db import Database
 from tests.api.conftest import bearer
-from tests.browser.conftest import accessibility_violations
+from tests.browser.conftest import accessibility_violations, check_both_themes
 
 pytestmark = pytest.mark.usefixtures("core_library_seeded")
 
@@ -36,14 +36,6 @@ def _sign_in(page: Any, api_url: str, database: Database, email: str) -> None:
     page.wait_for_url(f"{api_url}/today")
 
 
-def _both_themes(page: Any, axe_source: str, screenshots: Path, screen: str) -> None:
-    for theme in ("light", "dark"):
-        page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
-        assert accessibility_violations(page, axe_source) == [], (screen, theme)
-        page.screenshot(path=str(screenshots / f"{screen}-{theme}.png"), full_page=True)
-    page.evaluate("delete document.documentElement.dataset.theme")
-
-
 def test_publish_a_draft_and_view_its_diff(
     page: Any,
     api_url: str,
@@ -58,7 +50,7 @@ def test_publish_a_draft_and_view_its_diff(
     page.get_by_role("link", name="Workflows").click()
     page.wait_for_url(f"{api_url}/admin/workflows")
     assert page.get_by_role("heading", name="Workflows", level=1).is_visible()
-    _both_themes(page, axe_source, screenshots, "workflows")
+    check_both_themes(page, axe_source, screenshots, "workflows")
 
     page.get_by_role("link", name="Critical", exact=True).click()
     page.wait_for_url(f"{api_url}/admin/workflows/critical")
@@ -75,7 +67,7 @@ def test_publish_a_draft_and_view_its_diff(
     assert "name: Escalation\n" in text
     editor.fill(text.replace("name: Escalation\n", "name: Leadership Escalation\n", 1))
     page.get_by_role("textbox", name="Change description").fill("Clearer step name")
-    _both_themes(page, axe_source, screenshots, "workflow")
+    check_both_themes(page, axe_source, screenshots, "workflow")
 
     page.get_by_role("button", name="Save and publish").click()
     page.wait_for_url(re.compile(r".*done=published"))
@@ -91,7 +83,7 @@ def test_publish_a_draft_and_view_its_diff(
     # side by side: the removed line on the left, the added one on the right of the same row
     assert removed.bounding_box()["x"] < added.bounding_box()["x"]
     assert "1 line removed, 1 added" in page.locator("#diff-status").inner_text()
-    _both_themes(page, axe_source, screenshots, "diff")
+    check_both_themes(page, axe_source, screenshots, "diff")
 
     # choosing another pair updates the diff in place, in the URL too (the back button works)
     page.get_by_label("From").select_option("2")
@@ -139,7 +131,7 @@ def test_create_then_revoke_a_key(
     prefix = secret[:9]
     row = page.get_by_role("row").filter(has_text=f"{prefix}…")
     assert "active" in row.inner_text()
-    _both_themes(page, axe_source, screenshots, "people")
+    check_both_themes(page, axe_source, screenshots, "people")
 
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name=f"Revoke key {prefix}").click()

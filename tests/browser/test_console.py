@@ -10,7 +10,7 @@ from typing import Any
 from renewflow import accounts
 from renewflow.accounts.sessions import issue_login_link
 from renewflow.db import Database
-from tests.browser.conftest import accessibility_violations
+from tests.browser.conftest import accessibility_violations, check_both_themes
 
 
 def _link(database: Database, tenant: uuid.UUID, role: str = "csm") -> tuple[str, str]:
@@ -38,10 +38,7 @@ def test_sign_in_by_link_then_today_then_sign_out(
     page.wait_for_url(f"{api_url}/today")
     assert page.get_by_role("heading", name="Today", level=1).is_visible()
     assert accessibility_violations(page, axe_source) == []
-    for theme in ("light", "dark"):
-        page.evaluate(f"document.documentElement.setAttribute('data-theme', '{theme}')")
-        page.screenshot(path=str(screenshots / f"today-{theme}.png"), full_page=True)
-        assert accessibility_violations(page, axe_source) == []  # contrast in both themes
+    check_both_themes(page, axe_source, screenshots, "today")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{api_url}/sign-in*")
     assert page.get_by_text("You are signed out.").is_visible()
@@ -106,10 +103,7 @@ def test_the_renewal_book_filters_and_charts(
     page.goto(f"{api_url}/book")
     assert page.get_by_role("img", name="ARR renewing per month").is_visible()
     assert page.get_by_role("link", name="Initech 00").is_visible()
-    for theme in ("light", "dark"):
-        page.evaluate(f"document.documentElement.setAttribute('data-theme', '{theme}')")
-        page.screenshot(path=str(screenshots / f"book-{theme}.png"), full_page=True)
-        assert accessibility_violations(page, axe_source) == []
+    check_both_themes(page, axe_source, screenshots, "book")
     page.get_by_label("Renewing", exact=False).and_(page.locator("select")).select_option("90")
     page.get_by_label("Sort").select_option("risk")
     page.get_by_role("button", name="Show").click()

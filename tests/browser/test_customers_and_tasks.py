@@ -15,7 +15,7 @@ import pytest
 from renewflow import accounts
 from renewflow.accounts.sessions import issue_login_link
 from renewflow.db import Database
-from tests.browser.conftest import accessibility_violations
+from tests.browser.conftest import accessibility_violations, check_both_themes
 from tests.console.test_customers import make_full_customer
 from tests.console.test_tasks import make_customer, make_task, read_task
 
@@ -38,22 +38,6 @@ def _tenant(database: Database) -> uuid.UUID:
     with database.service_transaction() as conn:
         tenant: uuid.UUID = accounts.create_tenant(conn, f"Browser {uuid.uuid4().hex[:6]}")["id"]
     return tenant
-
-
-def _axe(page: Any, axe_source: str) -> list[dict[str, Any]]:
-    """axe's violations, and then the page as it was: axe's contrast checks leave `style=""` on
-    the elements they measured, which htmx would copy onto the elements that replace them (it
-    settles `style` between old and new elements of the same id) and the CSP would refuse."""
-    violations = accessibility_violations(page, axe_source)
-    page.evaluate("document.querySelectorAll('[style]').forEach(e => e.removeAttribute('style'))")
-    return violations
-
-
-def _both_themes(page: Any, axe_source: str, screenshots: Path, screen: str) -> None:
-    for theme in ("light", "dark"):
-        page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
-        page.screenshot(path=str(screenshots / f"{screen}-{theme}.png"), full_page=True)
-        assert _axe(page, axe_source) == [], theme
 
 
 def _focused_row(page: Any) -> str | None:
@@ -79,7 +63,7 @@ def test_open_a_customer_from_the_book(
     page.get_by_text("Usage as a table").click()  # the table fallback is checked by axe too
     assert page.get_by_role("cell", name="112").first.is_visible()
     page.get_by_text("Closed tasks (1)").click()
-    _both_themes(page, axe_source, screenshots, "customer")
+    check_both_themes(page, axe_source, screenshots, "customer")
     page.get_by_role("link", name="Map stakeholders").click()
     page.wait_for_url(f"{api_url}/tasks/{ids['parent']}")
     page.go_back()  # the back button comes back to the customer
@@ -114,7 +98,7 @@ def test_snooze_one_task_and_skip_another_from_the_inbox(
     _sign_in(page, api_url, database, tenant)
     page.goto(f"{api_url}/tasks")
     assert page.get_by_role("heading", name="Action plan", level=1).is_visible()
-    _both_themes(page, axe_source, screenshots, "tasks")
+    check_both_themes(page, axe_source, screenshots, "tasks")
     page.evaluate("document.documentElement.dataset.theme = 'light'")
 
     row = page.locator(f"#row-{call.id}")
@@ -125,7 +109,7 @@ def test_snooze_one_task_and_skip_another_from_the_inbox(
     error = row.get_by_text("Must not be after the snooze deadline")
     error.wait_for()
     assert page.evaluate("document.activeElement.name") == "until"  # focus is on the field
-    assert _axe(page, axe_source) == []  # the form with its error
+    assert accessibility_violations(page, axe_source) == []  # the form with its error
     back = datetime.combine(datetime.now(UTC).date() + timedelta(days=2), time(10, 30), UTC)
     row.get_by_label("Back on").fill(back.strftime("%Y-%m-%dT%H:%M"))
     row.get_by_role("button", name="Snooze").click()
@@ -146,7 +130,7 @@ def test_snooze_one_task_and_skip_another_from_the_inbox(
     page.wait_for_url(f"{api_url}/tasks/{call.id}")
     assert page.get_by_role("heading", name="Call the CFO", level=1).is_visible()
     page.locator("#task-panel summary", has_text="Snooze").click()  # axe sees the form too
-    _both_themes(page, axe_source, screenshots, "task")
+    check_both_themes(page, axe_source, screenshots, "task")
     page.get_by_role("button", name="Complete").click()
     page.locator("#announce").get_by_text("Completed “Call the CFO”.").wait_for()
     assert page.evaluate("document.activeElement.id") == "task-status"

@@ -19,7 +19,7 @@ from renewflow.db import Database
 from renewflow.engine import StepRunner
 from renewflow.jobs import WorkerConfig
 from renewflow.llm import LLMClients
-from tests.browser.conftest import accessibility_violations
+from tests.browser.conftest import accessibility_violations, check_both_themes
 from tests.engine.world import make_world
 
 pytestmark = pytest.mark.usefixtures("core_library_seeded")
@@ -78,14 +78,6 @@ def _sign_in(page: Any, api_url: str, database: Database, tenant: uuid.UUID, rol
     page.wait_for_url(f"{api_url}/today")
 
 
-def _check_themes(page: Any, axe_source: str, screenshots: Path, name: str | None) -> None:
-    for theme in THEMES:
-        page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
-        assert accessibility_violations(page, axe_source) == [], theme
-        if name is not None:
-            page.screenshot(path=str(screenshots / f"{name}-{theme}.png"), full_page=True)
-
-
 def _current_step(page: Any) -> Any:
     return page.locator("#current-title")
 
@@ -104,7 +96,7 @@ def test_run_two_steps_in_task_mode(
     assert page.get_by_role("heading", level=1).inner_text().startswith("Prepare for Globex")
     assert "Data Snapshot" in _current_step(page).inner_text()
     assert page.get_by_text("Skip this step").is_visible()
-    _check_themes(page, axe_source, screenshots, None)
+    check_both_themes(page, axe_source, screenshots, None)
 
     region = page.locator("#run-region")
     for step, following in (
@@ -128,7 +120,7 @@ def test_run_two_steps_in_task_mode(
         assert page.evaluate("document.activeElement.id") == "run-region"  # focus stays put
     assert page.get_by_role("heading", name="Renewal brief for", exact=False).is_visible()
     assert page.locator(".step-result").count() == 2
-    _check_themes(page, axe_source, screenshots, "task-mode")
+    check_both_themes(page, axe_source, screenshots, "task-mode")
 
 
 def test_a_manager_answers_an_approval(
@@ -147,7 +139,7 @@ def test_a_manager_answers_an_approval(
     assert "Team Escalation" in _current_step(page).inner_text()
     form = page.locator("form.answer")
     assert form.get_by_role("group", name="Approved").is_visible()
-    _check_themes(page, axe_source, screenshots, "approval")
+    check_both_themes(page, axe_source, screenshots, "approval")
     form.get_by_label("Yes, approve").check()
     form.get_by_label("Note").fill("Call the CFO today.")
     form.get_by_role("button", name="Submit the approval").click()
@@ -173,14 +165,14 @@ def test_the_executions_list_and_timeline(
     page.goto(f"{api_url}/admin/executions")
     assert page.get_by_role("heading", name="Executions", level=1).is_visible()
     assert page.get_by_role("link", name="Task mode").count() == 3
-    _check_themes(page, axe_source, screenshots, "executions")
+    check_both_themes(page, axe_source, screenshots, "executions")
     page.get_by_label("Status").select_option("active")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**/admin/executions?*status=active*")
     page.goto(f"{api_url}/admin/executions/{world.executions[0]}")
     assert page.get_by_role("heading", name="Step by step").is_visible()
     assert page.get_by_text("LLM calls of this run").is_visible()
-    _check_themes(page, axe_source, screenshots, "execution-timeline")
+    check_both_themes(page, axe_source, screenshots, "execution-timeline")
 
 
 def test_the_notifications_outbox(
@@ -214,7 +206,7 @@ def test_the_notifications_outbox(
     assert page.get_by_text("undeliverable", exact=True).first.is_visible()
     page.locator("summary", has_text="Message").first.click()
     assert page.get_by_text("The <b>message</b>, as rendered.").first.is_visible()
-    _check_themes(page, axe_source, screenshots, "notifications")
+    check_both_themes(page, axe_source, screenshots, "notifications")
     page.get_by_label("Channel").select_option("webhook")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**/admin/notifications?*channel=webhook*")
