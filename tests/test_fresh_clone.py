@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -51,7 +52,21 @@ def test_make_run_on_a_fresh_clone_answers_readyz(tmp_path: Path) -> None:
         else:
             pytest.fail("make run did not become ready:\n" + (tmp_path / "run.log").read_text())
         assert response.json()["status"] == "ready"
-        assert "Authorization: Bearer" in (tmp_path / "run.log").read_text()
+        log_text = (tmp_path / "run.log").read_text()
+        assert "Authorization: Bearer" in log_text
+        # the demo book, at the sign-in link the command printed
+        link = re.search(r"(http://\S+/sign-in/link/rfl_\S+)", log_text)
+        assert link, log_text
+        with httpx.Client(timeout=10, trust_env=False) as browser:
+            confirm = browser.get(link.group(1))
+            assert confirm.status_code == 200
+            token = re.search(r'name="form_token" value="([^"]+)"', confirm.text)
+            assert token
+            signed = browser.post(link.group(1), data={"form_token": token.group(1)})
+            assert signed.status_code == 303
+            book = browser.get(f"http://127.0.0.1:{port}/book")
+            assert book.status_code == 200
+            assert len(re.findall(r'href="/customers/', book.text)) == 50  # a full first page
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
