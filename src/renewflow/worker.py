@@ -26,6 +26,7 @@ from renewflow.engine.schedule import JOB as SCHEDULE_JOB
 from renewflow.engine.sweep import JOB as RENEWAL_SWEEP_JOB
 from renewflow.engine.sweep import run_sweep as run_renewal_sweep
 from renewflow.jobs import Metrics, PeriodicJob, Worker, WorkerConfig, retry_delay, serve_metrics
+from renewflow.jobs.metrics import default_metrics
 from renewflow.llm import shared_clients
 from renewflow.notify.delivery import delivery_job
 from renewflow.tasks.processors import ProcessorRegistry
@@ -181,8 +182,9 @@ def run_worker(
     step_workers: int = 0,
 ) -> None:
     """Runs a worker in this process until SIGTERM or SIGINT, then stops gracefully (the jobs in
-    hand finish within `config.shutdown_grace`; the rest is released to other workers)."""
-    metrics = Metrics()
+    hand finish within `config.shutdown_grace`; the rest is released to other workers). The
+    metrics port serves this process's metrics, its steps' LLM calls included."""
+    metrics = default_metrics()
     worker = build_worker(
         database,
         config=config,

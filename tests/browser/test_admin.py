@@ -1,6 +1,7 @@
 """The workflows admin and people and keys in a real browser: publish a draft and view its diff,
-create and revoke an API key, end a session in place; every screen in both themes, with no
-serious or critical accessibility violation."""
+create and revoke an API key, end a session in place, edit a person's role, manager and time
+zone, deactivate them after a confirmation and hand their work over; every screen in both
+themes, with no serious or critical accessibility violation."""
 
 from __future__ import annotations
 
@@ -183,3 +184,110 @@ def test_end_a_session_in_place(
         assert page.url == f"{api_url}/admin/people"  # updated in place
         assert accessibility_violations(page, axe_source) == []
         assert other.get("/today").status_code == 303  # signed out
+
+
+def test_edit_deactivate_and_reassign_a_person(
+    page: Any,
+    api_url: str,
+    database: Database,
+    axe_source: str,
+    screenshots: Path,
+) -> None:
+    from tests.tasks.helpers import make_world, new_task
+
+    world = make_world(database, "People")
+    tenant = world.tenant_id
+    with database.tenant_transaction(tenant) as conn:
+        leaver = accounts.update_user(conn, world.user_id, accounts.UserChange(name="Casey Csm"))
+        new_task(conn, world, assigned_to=world.user_id)
+    _, email = _user(database, tenant, "admin", "Ada Admin")
+    lead, _ = _user(database, tenant, "manager", "Lee Lead")
+    heir, _ = _user(database, tenant, "csm", "Harper Heir")
+    _sign_in(page, api_url, database, email)
+    page.goto(f"{api_url}/admin/people")
+    page.get_by_role("link", name="Edit Casey Csm").click()
+    page.wait_for_url(f"{api_url}/admin/people/{leaver['id']}#person")
+    panel = page.locator("#person")
+    assert panel.get_by_role("heading", name="Casey Csm").is_visible()
+    check_both_themes(page, axe_source, screenshots, "person")
+
+    # role, manager and time zone in one save
+    panel.get_by_label("Role", exact=True).select_option("manager")
+    panel.get_by_label("Manager", exact=True).select_option(str(lead))
+    panel.get_by_label("Time zone", exact=True).fill("Europe/Lisbon")
+    panel.get_by_role("button", name="Save the changes").click()
+    page.wait_for_url(re.compile(r".*done=saved#person$"))
+    assert "Saved the changes to Casey Csm." in page.locator("#people-status").inner_text()
+    row = page.locator("#users").get_by_role("row").filter(has_text="Casey Csm")
+    assert "Lee Lead" not in row.inner_text()  # the table shows emails
+    assert "Europe/Lisbon" in row.inner_text()
+
+    # deactivate, after a confirmation; a dismissed one changes nothing
+    page.goto(f"{api_url}/admin/people/{leaver['id']}")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Deactivate Casey Csm").click()
+    page.wait_for_timeout(300)
+    with database.tenant_transaction(tenant) as conn:
+        assert accounts.get_user(conn, leaver["id"])["active"] is True
+    messages: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        messages.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    page.get_by_role("button", name="Deactivate Casey Csm").click()
+    page.wait_for_url(re.compile(r".*done=deactivated#person$"))
+    assert "stay theirs until you reassign them" in messages[0]
+    status = page.locator("#people-status").inner_text()
+    assert "They still have 1 open task and 1 customer" in status
+    assert page.get_by_role("button", name="Reactivate Casey Csm").is_visible()
+
+    # hand their work over
+    page.locator("#person").get_by_label("To", exact=True).select_option(str(heir))
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Reassign their work of Casey Csm").click()
+    page.wait_for_url(re.compile(r".*done=reassigned.*#person$"))
+    assert "1 open task, 1 customer and 0 escalation overrides" in (
+        page.locator("#people-status").inner_text()
+    )
+    assert accessibility_violations(page, axe_source) == []
+    with database.tenant_transaction(tenant) as conn:
+        assert accounts.work_of(conn, heir) == accounts.Work(1, 1, 0, 0)
+
+
+def test_a_cycle_of_managers_is_shown_at_the_field(
+    chromium: Any, api_url: str, database: Database, tenant_factory: Any, axe_source: str
+) -> None:
+    """The refused form comes back 422, which the browser reports as a failed load: so this test
+    has its own page, and expects exactly that one error."""
+    tenant = tenant_factory()
+    _, email = _user(database, tenant, "admin", "Ada Admin")
+    lead, _ = _user(database, tenant, "manager", "Lee Lead")
+    csm, _ = _user(database, tenant, "csm", "Casey Csm")
+    with database.tenant_transaction(tenant) as conn:
+        accounts.update_user(conn, csm, accounts.UserChange(manager_id=lead))
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        _sign_in(page, api_url, database, email)
+        page.goto(f"{api_url}/admin/people/{lead}")
+        panel = page.locator("#person")
+        panel.get_by_label("Manager", exact=True).select_option(str(csm))
+        panel.get_by_label("Time zone", exact=True).fill("Asia/Tokyo")
+        panel.get_by_role("button", name="Save the changes").click()
+        error = page.locator("#person-manager-error")
+        error.wait_for()
+        assert "reports to" in error.inner_text()
+        assert page.evaluate("document.activeElement.id") == "person-manager"
+        assert page.locator("#person-time-zone").input_value() == "Asia/Tokyo"  # input kept
+        assert accessibility_violations(page, axe_source) == []
+    finally:
+        context.close()
+    assert [e for e in errors if "status of 422" not in e] == []
+    assert len(errors) == 1
+    with database.tenant_transaction(tenant) as conn:
+        assert accounts.get_user(conn, lead)["time_zone"] is None

@@ -66,15 +66,22 @@ def test_only_admins_see_or_change_people(
     assert "Not for your role" in answer.text
     assert "/admin/people" not in signed.client.get("/today").text
     token = signed.csrf()
+    assert signed.client.get(f"/admin/people/{signed.user}").status_code == 403
     for path, data in (
         ("/admin/people/users", {"email": "new@vendor.example", "role": "admin"}),
         ("/admin/people/keys", {"user": str(signed.user)}),
         (f"/admin/people/keys/{key_id}/revoke", {}),
         (f"/admin/people/sessions/{uuid.uuid4()}/revoke", {}),
+        (f"/admin/people/{signed.user}", {"role": "admin", "name": "Me"}),
+        (f"/admin/people/{signed.user}/deactivate", {}),
+        (f"/admin/people/{signed.user}/activate", {}),
+        (f"/admin/people/{signed.user}/reassign", {"to": str(signed.user)}),
     ):
         refused = signed.client.post(path, data={"csrf": token, **data})
         assert refused.status_code == 403, path
     assert len(_users(database, signed.tenant)) == 2  # nobody was added
+    me = next(u for u in _users(database, signed.tenant) if u["id"] == signed.user)
+    assert (me["role"], me["name"], me["active"]) == (role, f"{role.title()} Person", True)
     keys = _keys(database, signed.tenant)
     assert len(keys) == 1
     assert keys[0]["revoked_at"] is None
@@ -329,3 +336,252 @@ def test_ending_your_own_session_signs_you_out(
     assert ended.status_code == 303
     assert ended.headers["location"].startswith("/sign-in")
     assert admin.client.get("/today").status_code == 303
+
+
+# --- a person: role, manager, time zone, deactivation, their work ---------------------------------
+
+
+def _user(database: Database, tenant: uuid.UUID, user: uuid.UUID) -> dict[str, Any]:
+    with database.tenant_transaction(tenant) as conn:
+        return accounts.get_user(conn, user)
+
+
+def _field_error(page: str, field: str) -> str:
+    found = re.search(rf'<p class="field-error" id="{field}-error">([^<]+)</p>', page)
+    assert found, page
+    return html.unescape(found.group(1))
+
+
+def _edit(signed: SignedIn, user: uuid.UUID, **fields: str) -> httpx.Response:
+    current = _user_form(signed, user)
+    return signed.post(f"/admin/people/{user}", {**current, **fields})
+
+
+def _user_form(signed: SignedIn, user: uuid.UUID) -> dict[str, str]:
+    """What the person's form sends as it stands (the values it shows)."""
+    page = signed.client.get(f"/admin/people/{user}").text
+
+    def selected(select_id: str) -> re.Match[str] | None:
+        options = page.split(f'id="{select_id}"', 1)[1].split("</select>", 1)[0]
+        return re.search(r'<option value="([^"]*)" selected', options)
+
+    name = re.search(r'id="person-name" name="name"[^>]*value="([^"]*)"', page)
+    role, manager = selected("person-role"), selected("person-manager")
+    zone = re.search(r'id="person-time-zone"[^>]*value="([^"]*)"', page)
+    assert name
+    assert zone
+    form = {
+        "name": html.unescape(name.group(1)),
+        "manager": manager.group(1) if manager else "",
+        "time_zone": zone.group(1),
+    }
+    if role and 'id="person-role" name="role" disabled' not in page:
+        form["role"] = role.group(1)
+    return form
+
+
+def test_an_admin_edits_a_persons_role_manager_and_time_zone(
+    database: Database, console_as: Callable[..., SignedIn]
+) -> None:
+    admin = console_as("admin")
+    casey = console_as("csm", tenant=admin.tenant)
+    lead = console_as("manager", tenant=admin.tenant)
+    listed = admin.client.get("/admin/people").text
+    assert f'href="/admin/people/{casey.user}#person">Edit' in listed
+    page = admin.client.get(f"/admin/people/{casey.user}")
+    assert page.status_code == 200
+    assert 'id="person-title"' in page.text
+    assert f'<option value="{lead.user}">Manager Person · manager</option>' in page.text
+    assert (
+        f'<option value="{casey.user}">'
+        not in page.text.split('id="person-manager"')[1].split("</select>")[0]
+    )  # not their own manager
+    saved = _edit(
+        admin,
+        casey.user,
+        name="Casey Jones",
+        role="manager",
+        manager=str(lead.user),
+        time_zone="europe/lisbon",
+    )
+    assert saved.status_code == 303, saved.text
+    assert saved.headers["location"] == f"/admin/people/{casey.user}?done=saved#person"
+    assert "Saved the changes to Casey Jones." in admin.client.get(saved.headers["location"]).text
+    user = _user(database, admin.tenant, casey.user)
+    assert (user["name"], user["role"], user["manager_id"], user["time_zone"]) == (
+        "Casey Jones",
+        "manager",
+        lead.user,
+        "Europe/Lisbon",
+    )
+    listed = admin.client.get("/admin/people").text
+    assert f"<td>{lead.email}</td>\n        <td>Europe/Lisbon</td>" in listed
+    # emptied: no manager, the tenant's time zone
+    cleared = _edit(admin, casey.user, manager="", time_zone="")
+    assert cleared.status_code == 303
+    user = _user(database, admin.tenant, casey.user)
+    assert (user["manager_id"], user["time_zone"]) == (None, None)
+
+
+def test_a_cycle_is_an_error_at_the_manager_and_changes_nothing(
+    database: Database, console_as: Callable[..., SignedIn]
+) -> None:
+    admin = console_as("admin")
+    a = console_as("manager", tenant=admin.tenant)
+    b = console_as("csm", tenant=admin.tenant)
+    assert _edit(admin, b.user, manager=str(a.user)).status_code == 303
+    answer = _edit(admin, a.user, manager=str(b.user), name="Renamed")
+    assert answer.status_code == 422
+    assert "reports to" in _field_error(answer.text, "person-manager")
+    assert re.search(
+        r'id="person-manager"[^>]*aria-invalid="true"[^>]*aria-describedby="[^"]*person-manager-error"',
+        answer.text,
+    )
+    assert 'value="Renamed"' in answer.text  # the input is kept
+    assert "Nothing was changed: 1 field to correct." in answer.text
+    user = _user(database, admin.tenant, a.user)
+    assert (user["manager_id"], user["name"]) == (None, "Manager Person")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"time_zone": "Mars/Olympus_Mons"}, "person-time-zone", "not an IANA time zone"),
+        ({"time_zone": "Europe/Ber\x00lin"}, "person-time-zone", "NUL"),
+        ({"role": "boss"}, "person-role", "must be one of"),
+        ({"name": "N" * 300}, "person-name", "at most 255"),
+        ({"manager": "not-an-id"}, "person-manager", "choose a manager"),
+    ],
+)
+def test_the_person_form_names_the_field_and_keeps_the_input(
+    database: Database,
+    console_as: Callable[..., SignedIn],
+    fields: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    admin = console_as("admin")
+    casey = console_as("csm", tenant=admin.tenant)
+    answer = _edit(admin, casey.user, **{"name": "Kept Name", **fields})
+    assert answer.status_code == 422
+    assert message in _field_error(answer.text, field)
+    assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', answer.text)
+    if field != "person-name":
+        assert 'value="Kept Name"' in answer.text
+    assert _user(database, admin.tenant, casey.user)["name"] == "Csm Person"
+
+
+def test_another_tenants_person_is_not_found_nor_a_manager(
+    database: Database, console_as: Callable[..., SignedIn]
+) -> None:
+    mine, theirs = console_as("admin"), console_as("admin")
+    casey = console_as("csm", tenant=mine.tenant)
+    for path in (
+        f"/admin/people/{theirs.user}",
+        f"/admin/people/{uuid.uuid4()}",
+        "/admin/people/not-an-id",
+    ):
+        assert mine.client.get(path).status_code == 404, path
+        for action, data in (
+            ("", {"name": "x"}),
+            ("/deactivate", {}),
+            ("/activate", {}),
+            ("/reassign", {"to": str(casey.user)}),
+        ):
+            answer = mine.post(path + action, data)
+            assert answer.status_code == 404, path + action
+            assert "There is nothing here." in answer.text
+    answers = []
+    for stranger in (theirs.user, uuid.uuid4()):
+        edited = _edit(mine, casey.user, manager=str(stranger))
+        moved = mine.post(f"/admin/people/{casey.user}/reassign", {"to": str(stranger)})
+        assert (edited.status_code, moved.status_code) == (422, 422)
+        answers.append(
+            (_field_error(edited.text, "person-manager"), _field_error(moved.text, "reassign-to"))
+        )
+    assert answers[0] == answers[1]
+    assert _user(database, mine.tenant, casey.user)["manager_id"] is None
+    assert _user(database, theirs.tenant, theirs.user)["active"] is True
+
+
+def test_deactivating_stops_their_session_and_key_at_once(
+    database: Database, console_as: Callable[..., SignedIn], make_key: Any, api_url: str
+) -> None:
+    admin = console_as("admin")
+    leaver = console_as("csm", tenant=admin.tenant)
+    with database.tenant_transaction(admin.tenant) as conn:
+        key = accounts.issue_key(
+            conn, user_id=leaver.user, tenant_id=admin.tenant, role=accounts.Role.CSM
+        ).secret
+    assert leaver.client.get("/today").status_code == 200
+    page = admin.client.get(f"/admin/people/{leaver.user}").text
+    assert re.search(
+        rf'action="/admin/people/{leaver.user}/deactivate"\s+data-confirm="Deactivate Csm Person\?',
+        page,
+    )
+    off = admin.post(f"/admin/people/{leaver.user}/deactivate")
+    assert off.status_code == 303
+    assert off.headers["location"] == f"/admin/people/{leaver.user}?done=deactivated#person"
+    after = admin.client.get(off.headers["location"]).text
+    assert "Deactivated Csm Person: their API keys and console sessions stopped working." in after
+    assert f'action="/admin/people/{leaver.user}/activate"' in after
+    kicked = leaver.client.get("/today")
+    assert kicked.status_code == 303
+    assert kicked.headers["location"].startswith("/sign-in")
+    with httpx.Client(base_url=api_url) as api:
+        assert api.get("/api/me", headers=bearer(key)).status_code == 401
+    assert (
+        leaver.email
+        not in admin.client.get("/admin/people#sessions").text.split('id="sessions"')[1]
+    )
+    on = admin.post(f"/admin/people/{leaver.user}/activate")
+    assert on.status_code == 303
+    assert "Reactivated Csm Person" in admin.client.get(on.headers["location"]).text
+    with httpx.Client(base_url=api_url) as api:
+        assert api.get("/api/me", headers=bearer(key)).status_code == 200
+
+
+def test_an_admin_cannot_deactivate_themselves_or_change_their_own_role(
+    database: Database, console_as: Callable[..., SignedIn]
+) -> None:
+    admin = console_as("admin")
+    page = admin.client.get(f"/admin/people/{admin.user}").text
+    assert 'id="person-role" name="role" disabled' in page
+    assert "You cannot deactivate yourself: another admin can." in page
+    assert f"/admin/people/{admin.user}/deactivate" not in page
+    refused = admin.post(f"/admin/people/{admin.user}/deactivate")
+    assert refused.status_code == 422
+    assert "you cannot deactivate yourself" in refused.text
+    assert _edit(admin, admin.user, role="csm").status_code == 422
+    assert _edit(admin, admin.user, name="Still Admin").status_code == 303  # role not sent
+    user = _user(database, admin.tenant, admin.user)
+    assert (user["role"], user["active"], user["name"]) == ("admin", True, "Still Admin")
+
+
+def test_reassigning_a_persons_work(
+    database: Database, console_as: Callable[..., SignedIn]
+) -> None:
+    from tests.tasks.helpers import make_world, new_task
+
+    world = make_world(database, "Console")
+    admin = console_as("admin", tenant=world.tenant_id)
+    heir = console_as("csm", tenant=world.tenant_id)
+    with database.tenant_transaction(world.tenant_id) as conn:
+        for _ in range(2):
+            new_task(conn, world, assigned_to=world.user_id)
+    admin.post(f"/admin/people/{world.user_id}/deactivate")
+    page = admin.client.get(f"/admin/people/{world.user_id}?done=deactivated").text
+    assert "They still have 2 open tasks and 1 customer: reassign their work below." in page
+    assert "<strong>2</strong> open tasks assigned to them" in page
+    assert 'data-confirm="Hand the open tasks and customers of' in page
+    nobody = admin.post(f"/admin/people/{world.user_id}/reassign", {"to": ""})
+    assert nobody.status_code == 422
+    assert _field_error(nobody.text, "reassign-to") == "choose who takes the work over"
+    moved = admin.post(f"/admin/people/{world.user_id}/reassign", {"to": str(heir.user)})
+    assert moved.status_code == 303
+    done = admin.client.get(moved.headers["location"]).text
+    assert "Handed the work of" in done
+    assert "2 open tasks, 1 customer and 0 escalation overrides." in done
+    assert "<strong>0</strong> open tasks assigned to them" in done
+    with database.tenant_transaction(world.tenant_id) as conn:
+        assert accounts.work_of(conn, heir.user) == accounts.Work(2, 1, 0, 0)

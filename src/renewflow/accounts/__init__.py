@@ -1,15 +1,32 @@
-"""Tenants, users, roles and API keys."""
+"""Tenants, users (people), roles and API keys."""
 
-from renewflow.accounts.errors import AccountsError, Conflict, InvalidInput, NotFound
-from renewflow.accounts.models import IssuedKey, Principal, Role
+from renewflow.accounts.errors import AccountsError, Conflict, InvalidInput, NoSuchUser, NotFound
+from renewflow.accounts.models import (
+    UNCHANGED,
+    IssuedKey,
+    Principal,
+    Reassigned,
+    Role,
+    Unchanged,
+    UserChange,
+    Work,
+)
+from renewflow.accounts.people import (
+    create_user,
+    find_user,
+    get_user,
+    list_users,
+    parse_time_zone,
+    reassign_work,
+    time_zone_names,
+    update_user,
+    work_of,
+)
 from renewflow.accounts.service import (
     authenticate,
     create_tenant,
-    create_user,
     get_tenant,
-    get_user,
     issue_key,
-    list_users,
     parse_role,
     parse_uuid,
     revoke_key,
@@ -17,22 +34,34 @@ from renewflow.accounts.service import (
 )
 
 __all__ = [
+    "UNCHANGED",
     "AccountsError",
     "Conflict",
     "InvalidInput",
     "IssuedKey",
+    "NoSuchUser",
     "NotFound",
     "Principal",
+    "Reassigned",
     "Role",
+    "Unchanged",
+    "UserChange",
+    "Work",
     "authenticate",
     "create_tenant",
     "create_user",
+    "find_user",
     "get_tenant",
     "get_user",
     "issue_key",
     "list_users",
     "parse_role",
+    "parse_time_zone",
     "parse_uuid",
+    "reassign_work",
     "revoke_key",
     "tenant_settings",
+    "time_zone_names",
+    "update_user",
+    "work_of",
 ]

@@ -19,3 +19,13 @@ class Conflict(AccountsError, ConflictError):
 
 class InvalidInput(AccountsError, InvalidInputError):
     """A value is not acceptable; `field` names it."""
+
+
+class NoSuchUser(NotFound):
+    """A user a field names (a manager, a reassignment's target) is not in the tenant. Another
+    tenant's user is answered exactly like a missing one: no message tells the two apart."""
+
+    def __init__(self, field: str, message: str = "no such user") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message

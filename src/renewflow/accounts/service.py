@@ -1,4 +1,4 @@
-"""Provisioning tenants, users and keys; resolving a key to its principal.
+"""Provisioning tenants and keys; resolving a key to its principal (users: `people`).
 
 Functions take the connection of a transaction opened by the caller (request, CLI command): the
 transaction boundary stays at the edge.
@@ -6,7 +6,6 @@ transaction boundary stays at the edge.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,13 +13,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 
 from renewflow.accounts import keys
-from renewflow.accounts.errors import Conflict, InvalidInput, NotFound
+from renewflow.accounts.errors import InvalidInput, NotFound
 from renewflow.accounts.models import IssuedKey, Principal, Role
 from renewflow.db import Connection, load_queries
 from renewflow.limits import VARCHAR
 
 _Q = load_queries("renewflow.accounts")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 def parse_role(value: str, field: str = "role") -> Role:
@@ -67,44 +65,10 @@ def tenant_settings(conn: Connection) -> dict[str, Any]:
     return dict(row["settings"]) if row and row["settings"] else {}
 
 
-def create_user(
-    conn: Connection, *, email: str, role: Role, name: str | None = None
-) -> dict[str, Any]:
-    """Creates a user in the transaction's tenant."""
-    email = email.strip()
-    if not _EMAIL.match(email):
-        raise InvalidInput("email", f"not an email address: {email!r}")
-    _check_length("email", email, "users.email")
-    if name is not None:
-        _check_length("name", name, "users.name")
-    try:
-        with conn.transaction():
-            row = conn.execute(
-                _Q["insert_user"], {"email": email, "name": name, "role": role.value}
-            ).fetchone()
-    except psycopg.errors.UniqueViolation:
-        raise Conflict(f"a user with email {email} already exists in this tenant") from None
-    except psycopg.errors.ForeignKeyViolation:
-        raise NotFound("tenant not found") from None
-    assert row is not None
-    return row
-
-
 def _check_length(field: str, value: str, column: str) -> None:
     """The column's length, checked before the database refuses it (renewflow.limits)."""
     if len(value) > VARCHAR[column]:
         raise InvalidInput(field, f"must be at most {VARCHAR[column]} characters")
-
-
-def get_user(conn: Connection, user_id: UUID) -> dict[str, Any]:
-    row = conn.execute(_Q["get_user"], {"user_id": user_id}).fetchone()
-    if row is None:
-        raise NotFound(f"user {user_id} not found")
-    return row
-
-
-def list_users(conn: Connection, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    return conn.execute(_Q["list_users"], {"limit": limit, "offset": offset}).fetchall()
 
 
 def issue_key(

@@ -8,17 +8,21 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from renewflow import __version__, console
+from renewflow import __version__, console, observability
 from renewflow.api import problems
 from renewflow.api.nul_guard import RejectNulCharacters
 from renewflow.api.routes import (
     accounts,
+    agents,
+    chat,
     customers,
     executions,
     failures,
     health,
+    knowledge,
     notifications,
     tasks,
+    tenant,
     workflows,
 )
 from renewflow.config import Settings, load_settings
@@ -26,6 +30,7 @@ from renewflow.db import Database
 from renewflow.engine import RunLimits, StepRunner
 from renewflow.llm import LLMClients
 from renewflow.tasks.processors import ProcessorRegistry
+from renewflow.tasks.queue import TaskQueue
 
 # Literal paths under /api/workflows (context, tasks, ...) come before the /{workflowId} routes.
 ROUTERS = (
@@ -37,6 +42,10 @@ ROUTERS = (
     workflows.router,
     notifications.router,
     failures.router,
+    tenant.router,
+    chat.router,
+    knowledge.router,
+    agents.router,
 )
 
 
@@ -46,6 +55,7 @@ def create_app(
     """An app serving `database`. With `manage_database`, the app opens and closes its pools.
     Its LLM clients are its own (closed with it): a worker in the same process keeps its own."""
     settings = settings or load_settings()
+    observability.inherit()  # an HTTP process `renewflow serve --processes N` started
     llm_clients = LLMClients()
 
     @asynccontextmanager
@@ -53,6 +63,7 @@ def create_app(
         # A step request waits for its LLM call in a thread (holding no connection): enough
         # threads that a burst of steps never queues the other requests behind it.
         to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
+        observability.adopt_uvicorn_loggers()  # uvicorn set its own up once its server was built
         if manage_database:
             database.open()
         try:
@@ -68,6 +79,7 @@ def create_app(
         version=__version__,
         summary="Customer-success renewal playbooks as versioned data.",
         lifespan=lifespan,
+        telemetry=observability.tracing.fastapi_telemetry(),
     )
     app.state.database = database
     app.state.llm_clients = llm_clients
@@ -77,6 +89,9 @@ def create_app(
     app.state.processors = ProcessorRegistry.default()  # names a new task's processor may give
     problems.install(app)
     app.add_middleware(RejectNulCharacters)
+    # outermost: request ids and metrics for every answer, the guard's refusals included
+    queues = (TaskQueue(database, app.state.processors), app.state.step_runner.queue)
+    observability.install(app, database, queues)
     for router in ROUTERS:
         app.include_router(router)
     console.install(app)

@@ -4,10 +4,12 @@ calls a package, and prints."""
 
 from renewflow.cli import (  # noqa: F401  (each module registers its commands on `app`)
     accounts,
+    agents,
     console,
     db,
     demo,
     imports,
+    knowledge,
     notifications,
     serve,
     worker,

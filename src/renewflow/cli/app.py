@@ -15,6 +15,7 @@ import typer
 from renewflow import db
 from renewflow.config import Settings, load_settings
 from renewflow.errors import InvalidInputError, RenewflowError
+from renewflow.observability.logs import LogFormat
 
 app = typer.Typer(
     name="renewflow",
@@ -36,6 +37,7 @@ class LogLevelName(StrEnum):
 @dataclass
 class _State:
     overrides: dict[str, object] = field(default_factory=dict)
+    log_format: LogFormat = LogFormat.TEXT
 
     def settings(self) -> Settings:
         return load_settings(**self.overrides)
@@ -54,8 +56,19 @@ def _global_options(
             help="Directory of the embedded PostgreSQL (ignored when DATABASE_URL is set).",
         ),
     ] = None,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar="RENEWFLOW_LOG_FORMAT",
+            case_sensitive=False,
+            help="Log lines of serve and worker: text, or json (one object a line, with the "
+            "request, tenant, execution and job ids).",
+        ),
+    ] = LogFormat.TEXT,
 ) -> None:
     state.overrides["data_dir"] = data_dir
+    state.log_format = log_format
 
 
 def open_database() -> db.Database:

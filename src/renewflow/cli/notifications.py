@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import typer
 
 from renewflow.cli.app import app, open_database
@@ -21,3 +23,34 @@ def notifications_run() -> None:
         fired = run_schedule(database)
         sent, failed = deliver_now(database)
     typer.echo(f"{fired} notification(s) fired; {sent} delivered, {failed} failed")
+
+
+@notifications_app.command("test")
+def notifications_test(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    channel: Annotated[str, typer.Option(help="email or webhook.")] = "email",
+    to: Annotated[str | None, typer.Option(help="Email: who gets the test message.")] = None,
+) -> None:
+    """Send one real test message through a tenant's SMTP server or webhook and print what it
+    answered; exits 1 when it did not accept the message."""
+    from renewflow import accounts
+    from renewflow.errors import InvalidInputError
+    from renewflow.settings import current_settings
+    from renewflow.settings.probe import probe_channel
+
+    if channel not in ("email", "webhook"):
+        raise InvalidInputError("--channel", "email or webhook")
+    if channel == "email" and not to:
+        raise InvalidInputError("--to", "give the address the test email goes to")
+    tenant_id = accounts.parse_uuid("--tenant", tenant)
+    with open_database() as database, database.tenant_transaction(tenant_id) as conn:
+        settings = current_settings(conn)
+    kind: Literal["email", "webhook"] = "email" if channel == "email" else "webhook"
+    result = probe_channel(settings, kind, to or "test")
+    where = f" ({result.target})" if result.target else ""
+    if result.ok:
+        typer.echo(f"{channel}{where}: accepted in {result.latency_ms} ms: {result.answer}")
+        return
+    answered = f"; it answered: {result.answer}" if result.answer else ""
+    typer.echo(f"{channel}{where}: failed: {result.error}{answered}", err=True)
+    raise typer.Exit(1)

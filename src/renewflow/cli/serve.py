@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import logging
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 
-from renewflow import db
+from renewflow import db, observability
 from renewflow.cli.app import app, state
 from renewflow.cli.workflows import seed_core_library
 
@@ -39,13 +42,14 @@ def serve(
     from renewflow.worker import build_worker
 
     settings = state.settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    # first: settings that cannot work (OTEL_*, RENEWFLOW_METRICS_TENANT_LABEL) are one line
+    observability.setup_process(settings.log_level, state.log_format)
+    observability.export_for_children(settings.log_level, state.log_format)
+    http_processes = processes or settings.http_processes
     bind_host = host or settings.host
     bind_port = port or settings.port
-    sock = listening_socket(bind_host, bind_port)  # first: a taken port fails before any work
-    with StopOnSigterm() as stop:  # from here on, SIGTERM leads to the cleanup below
+    sock = listening_socket(bind_host, bind_port)  # then: a taken port fails before any work
+    with StopOnSigterm() as stop, _metrics_dir(http_processes):
         conninfo = db.owner_conninfo(settings)
         if migrate:
             applied = db.Migrator(conninfo).migrate()
@@ -76,7 +80,7 @@ def serve(
                 sock,
                 database,
                 conninfo,
-                processes=processes or settings.http_processes,
+                processes=http_processes,
                 log_level=settings.log_level,
                 stop=stop,
             )
@@ -85,6 +89,24 @@ def serve(
                 background.stop()
                 background.join(30)
             database.close()
+            observability.tracing.shutdown()
+
+
+@contextlib.contextmanager
+def _metrics_dir(http_processes: int) -> Iterator[None]:
+    """Several processes serve one set of metrics through prometheus-client's multiprocess
+    directory: `PROMETHEUS_MULTIPROC_DIR`, or one of this server's own, removed at the end.
+    Either is emptied first (the counters start from zero with the server)."""
+    own = None
+    if http_processes > 1 or observability.multiprocess():
+        if not observability.multiprocess():
+            own = tempfile.mkdtemp(prefix="renewflow-metrics-")
+        observability.prepare_multiprocess_dir(own)
+    try:
+        yield
+    finally:
+        if own is not None:
+            shutil.rmtree(own, ignore_errors=True)
 
 
 def _how_to_authenticate(base_url: str) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Annotated
 
 import typer
 
-from renewflow import accounts
+from renewflow import accounts, observability
 from renewflow.cli.app import LogLevelName, app, open_database, state
 
 
@@ -56,10 +55,11 @@ def worker(
     from renewflow.tasks.worker import load_extra_processors
     from renewflow.worker import Intervals, run_worker
 
-    logging.basicConfig(
-        level=(log_level.value if log_level else state.settings().log_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
-    )
+    level = log_level.value if log_level else state.settings().log_level
+    # first: settings that cannot work (OTEL_*, RENEWFLOW_METRICS_TENANT_LABEL) are one line
+    observability.setup_process(level, state.log_format)
+    if observability.multiprocess():  # PROMETHEUS_MULTIPROC_DIR: this worker's, emptied now
+        observability.prepare_multiprocess_dir(None)
     registry = ProcessorRegistry.default(plugins=plugins)
     registry.update(load_extra_processors(processor or []))
     config = WorkerConfig(
@@ -84,6 +84,7 @@ def worker(
             backoff_cap=backoff_cap,
             step_workers=state.settings().step_workers if step_workers is None else step_workers,
         )
+    observability.tracing.shutdown()
 
 
 @app.command()

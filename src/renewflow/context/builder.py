@@ -17,6 +17,7 @@ from uuid import UUID
 from renewflow.context.errors import CustomerNotFound
 from renewflow.db import Connection, load_queries
 from renewflow.limits import JSON_MAX_DEPTH, USAGE_VALUE_MAX, finite_number
+from renewflow.settings import read_settings
 
 _Q = load_queries("renewflow.context")
 
@@ -78,7 +79,7 @@ def _fit(value: Any, depth: int = 0) -> Any:
 
 
 def _assemble(row: dict[str, Any]) -> WorkflowContext:
-    settings = row["tenant_settings"] or {}
+    company = read_settings(row["tenant_settings"]).company
     team = _fit(row["account_team"] or {})
     metadata = _fit(row["metadata"] or {})
     days = row["days_until_renewal"]
@@ -118,14 +119,17 @@ def _assemble(row: dict[str, Any]) -> WorkflowContext:
             "executionId": str(row["execution_id"]) if row["execution_id"] else None,
             "currentStep": row["current_step_id"],
         },
+        # the tenant's contacts (settings `company`), as templates name them
         "company": {
-            "vpCustomerSuccess": settings.get("vpCustomerSuccess"),
-            "ceo": settings.get("ceo"),
-            "warRoom": settings.get("warRoom"),
+            "vpCustomerSuccess": company.vp_customer_success,
+            "ceo": company.ceo,
+            "warRoom": company.war_room,
         },
         "accountTeam": {
             **team,
             "csm": csm_email,
+            # who escalations go to, as csm.manager: the override, else the CSM's manager
+            "manager": row["csm_manager"],
             "allEmails": ",".join(
                 e for e in (team.get("ae"), team.get("sa"), csm_email) if isinstance(e, str) and e
             ),

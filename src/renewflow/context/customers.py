@@ -28,13 +28,31 @@ def ensure_csm(conn: Connection, email: str) -> UUID:
     return user_id
 
 
+def team_manager(conn: Connection, email: str) -> UUID:
+    """The id of the tenant's active user with this email, for an account team's manager
+    override; refused naming `accountTeam.manager` otherwise (another tenant's user exactly as
+    a missing one). Unlike a CSM, a manager is never created on the fly."""
+    row = conn.execute(_Q["find_team_manager"], {"email": email}).fetchone()
+    if row is None:
+        raise InvalidCustomerData("accountTeam.manager", f"no such user: {email}")
+    if not row["active"]:
+        raise InvalidCustomerData("accountTeam.manager", f"{email} is deactivated")
+    if row["role"] == "service":
+        raise InvalidCustomerData("accountTeam.manager", f"{email} is an integration")
+    user_id: UUID = row["id"]
+    return user_id
+
+
 def upsert_customer(conn: Connection, customer: CustomerIn) -> tuple[UUID, bool]:
     """Creates (or, with a known external id, updates) a customer and its active contract.
+    Re-sending a customer replaces its account team, manager override included.
 
     Returns the customer's id and whether it was created.
     """
+    manager = customer.accountTeam.manager
+    manager_override_id = team_manager(conn, str(manager)) if manager else None
     csm_id = ensure_csm(conn, str(customer.csmEmail)) if customer.csmEmail else None
-    team = customer.accountTeam.model_dump(exclude_none=True)
+    team = customer.accountTeam.model_dump(exclude_none=True, exclude={"manager"})
     try:
         with conn.transaction():
             row = conn.execute(
@@ -48,6 +66,7 @@ def upsert_customer(conn: Connection, customer: CustomerIn) -> tuple[UUID, bool]
                     "segment": customer.segment,
                     "csm_id": csm_id,
                     "account_team": Jsonb(team),
+                    "manager_override_id": manager_override_id,
                     "has_account_plan": customer.hasAccountPlan,
                     "health_score": customer.healthScore,
                     "metadata": Jsonb({"engagement": customer.engagement, "crm": customer.crm}),

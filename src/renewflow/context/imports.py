@@ -23,9 +23,10 @@ from renewflow.context.customers import (
     customer_ids_by_external_id,
     existing_customer_ids,
     record_usage,
+    team_manager,
     upsert_customer,
 )
-from renewflow.context.errors import ImportFailed, RowProblem
+from renewflow.context.errors import ImportFailed, InvalidCustomerData, RowProblem
 from renewflow.context.models import CustomerIn, UsageIn, UsageRowIn
 from renewflow.db import Connection
 from renewflow.errors import InvalidInputError
@@ -53,6 +54,9 @@ _ALIASES = {
 _NESTED_CSV_COLUMNS = {
     "accountTeam.ae": ("accountTeam", "ae"),
     "accountTeam.sa": ("accountTeam", "sa"),
+    "accountTeam.executiveSponsor": ("accountTeam", "executiveSponsor"),
+    # the manager override: an active user of the tenant, by email
+    "accountTeam.manager": ("accountTeam", "manager"),
 }
 
 
@@ -136,6 +140,7 @@ def import_customers(
 ) -> ImportResult:
     customers, problems = _validate(rows, CustomerIn)
     _duplicates(customers, problems)
+    _unknown_managers(conn, customers, problems)
     if problems:
         raise ImportFailed(source, problems)
     result = ImportResult(rows=len(customers))
@@ -166,6 +171,28 @@ def _duplicates(customers: Iterable[tuple[int, CustomerIn]], problems: list[RowP
                 RowProblem(number, "externalId", f"repeats row {seen[customer.externalId]}")
             )
         seen.setdefault(customer.externalId, number)
+
+
+def _unknown_managers(
+    conn: Connection, customers: Iterable[tuple[int, CustomerIn]], problems: list[RowProblem]
+) -> None:
+    """Every row whose account team's manager is not an active user of the tenant, before any
+    row is written (each email looked up once)."""
+    refused: dict[str, str | None] = {}
+    for number, customer in customers:
+        email = customer.accountTeam.manager
+        if email is None:
+            continue
+        key = str(email).lower()
+        if key not in refused:
+            try:
+                team_manager(conn, str(email))
+                refused[key] = None
+            except InvalidCustomerData as error:
+                refused[key] = error.reason
+        reason = refused[key]
+        if reason is not None:
+            problems.append(RowProblem(number, "accountTeam.manager", reason))
 
 
 def import_usage(

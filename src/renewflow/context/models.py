@@ -36,8 +36,8 @@ from renewflow.limits import (
     UserEmail,
 )
 
-# Account team members are kept in customers.account_team (jsonb); an email is at most what the
-# users' email column holds.
+# The AE, SA and executive sponsor are kept in customers.account_team (jsonb) as emails: they are
+# often not renewflow users. An email is at most what the users' email column holds.
 TeamEmail = Annotated[
     EmailStr, StringConstraints(max_length=VARCHAR["users.email"]), Column("customers.account_team")
 ]
@@ -48,11 +48,14 @@ class _In(BaseModel):
 
 
 class AccountTeam(_In):
-    """Account team members by role; values are email addresses."""
+    """Account team members by role; values are email addresses. The CSM is the customer's
+    `csmEmail`. `manager` overrides the CSM's manager for this customer's escalations: it names
+    an active user of the tenant (customers.manager_override_id), found by email."""
 
     ae: TeamEmail | None = None
     sa: TeamEmail | None = None
     executiveSponsor: TeamEmail | None = None
+    manager: UserEmail | None = None
 
 
 class CustomerIn(_In):

@@ -6,19 +6,24 @@ INSERT INTO users (tenant_id, email, role) VALUES (current_tenant_id(), %(email)
 ON CONFLICT (tenant_id, lower(email)) DO UPDATE SET email = users.email
 RETURNING id;
 
+-- name: find_team_manager
+SELECT id, active, role FROM users WHERE lower(email) = lower(%(email)s);
+
 -- name: upsert_customer
 -- With an external id, re-sending a customer updates it (imports are repeatable); without one,
 -- every call creates a customer.
 INSERT INTO customers (tenant_id, external_id, name, domain, industry, tier, segment, csm_id,
-                       account_team, has_account_plan, health_score, metadata)
+                       account_team, manager_override_id, has_account_plan, health_score,
+                       metadata)
 VALUES (current_tenant_id(), %(external_id)s, %(name)s, %(domain)s, %(industry)s, %(tier)s,
-        %(segment)s, %(csm_id)s, %(account_team)s, %(has_account_plan)s, %(health_score)s,
-        %(metadata)s)
+        %(segment)s, %(csm_id)s, %(account_team)s, %(manager_override_id)s,
+        %(has_account_plan)s, %(health_score)s, %(metadata)s)
 ON CONFLICT (tenant_id, external_id) DO UPDATE SET
   name = EXCLUDED.name, domain = EXCLUDED.domain, industry = EXCLUDED.industry,
   tier = EXCLUDED.tier, segment = EXCLUDED.segment,
   csm_id = coalesce(EXCLUDED.csm_id, customers.csm_id),
-  account_team = EXCLUDED.account_team, has_account_plan = EXCLUDED.has_account_plan,
+  account_team = EXCLUDED.account_team, manager_override_id = EXCLUDED.manager_override_id,
+  has_account_plan = EXCLUDED.has_account_plan,
   health_score = EXCLUDED.health_score, metadata = EXCLUDED.metadata
 RETURNING id, (xmax = 0) AS inserted;
 
@@ -35,18 +40,22 @@ RETURNING id;
 -- name: get_customer
 SELECT c.id, c.external_id, c.name, c.domain, c.industry, c.tier, c.segment, c.has_account_plan,
        c.health_score, c.account_team, c.metadata, c.created_at, c.updated_at,
-       u.email AS csm_email, k.renewal_date, k.arr, k.currency, k.start_date
+       u.email AS csm_email, o.email AS manager_override_email,
+       k.renewal_date, k.arr, k.currency, k.start_date
 FROM customers c
 LEFT JOIN users u ON u.id = c.csm_id
+LEFT JOIN users o ON o.id = c.manager_override_id
 LEFT JOIN contracts k ON k.customer_id = c.id AND k.status = 'active'
 WHERE c.id = %(customer_id)s;
 
 -- name: list_customers
 SELECT c.id, c.external_id, c.name, c.domain, c.industry, c.tier, c.segment, c.has_account_plan,
        c.health_score, c.account_team, c.metadata, c.created_at, c.updated_at,
-       u.email AS csm_email, k.renewal_date, k.arr, k.currency, k.start_date
+       u.email AS csm_email, o.email AS manager_override_email,
+       k.renewal_date, k.arr, k.currency, k.start_date
 FROM customers c
 LEFT JOIN users u ON u.id = c.csm_id
+LEFT JOIN users o ON o.id = c.manager_override_id
 LEFT JOIN contracts k ON k.customer_id = c.id AND k.status = 'active'
 WHERE (%(search)s::text IS NULL OR c.name ILIKE '%%' || %(search)s || '%%')
 ORDER BY lower(c.name), c.id
@@ -124,7 +133,8 @@ FROM customers c
 JOIN tenants t ON t.id = c.tenant_id
 LEFT JOIN contracts k ON k.customer_id = c.id AND k.status = 'active'
 LEFT JOIN users u ON u.id = c.csm_id
-LEFT JOIN users m ON m.id = u.manager_id
+-- csm.manager: the account team's manager override, else the nearest active manager of the CSM
+LEFT JOIN users m ON m.id = escalation_manager(c.tenant_id, c.manager_override_id, u.id)
 LEFT JOIN customer_intelligence ci ON ci.customer_id = c.id
 LEFT JOIN workflow_executions e ON e.id = %(execution_id)s AND e.customer_id = c.id
 LEFT JOIN workflows w ON w.id = e.workflow_id

@@ -169,6 +169,12 @@ class Database:
         ):
             yield conn
 
+    def pool_stats(self) -> dict[str, dict[str, int]]:
+        """psycopg_pool's statistics of each open pool (`app`, `service`), for the metrics: in
+        memory, so they answer even while the server is away."""
+        pools = {"app": self._app_pool, "service": self._service_pool}
+        return {name: pool.get_stats() for name, pool in pools.items() if not pool.closed}
+
     def owner_connection(self) -> psycopg.Connection[DictRow]:
         """A new autocommit connection as the schema owner (migrations, administration)."""
         return connect(self.owner_conninfo)

@@ -27,6 +27,7 @@ from renewflow.demo import book as books
 from renewflow.demo.errors import CoreWorkflowsMissing, DemoExists, DemoNotFound, NotADemoTenant
 from renewflow.errors import InvalidInputError
 from renewflow.llm import LLMClients
+from renewflow.settings import TenantSettings, stored_document
 from renewflow.workflows.files import core_library
 from renewflow.workflows.model import Step
 
@@ -197,14 +198,20 @@ def _require_core_workflows(conn: Connection) -> None:
 
 
 def _settings(domain: str, seed: int) -> dict[str, Any]:
-    return {
-        "vpCustomerSuccess": books.VP.email(domain),
-        "ceo": books.CEO.email(domain),
-        "warRoom": f"{books.WAR_ROOM}@{domain}",
-        "llm": {"provider": "mock"},
-        # marks the tenant as the demo's: `remove` deletes no other
-        "demo": {"seed": seed},
-    }
+    """The demo tenant's settings, validated as any tenant's (renewflow.settings)."""
+    settings = TenantSettings.model_validate(
+        {
+            "company": {
+                "vp_customer_success": books.VP.email(domain),
+                "ceo": books.CEO.email(domain),
+                "war_room": f"{books.WAR_ROOM}@{domain}",
+            },
+            "llm": {"provider": "mock"},
+            # marks the tenant as the demo's: `remove` deletes no other
+            "demo": {"seed": seed},
+        }
+    )
+    return stored_document(settings)
 
 
 def _describe(

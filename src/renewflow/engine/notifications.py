@@ -6,6 +6,7 @@ however many processes evaluate it and however often. Delivery (email, webhook) 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -47,15 +48,48 @@ def _render(source: str, context: dict[str, Any], place: str) -> str:
 def recipients(notification: Notification, context: dict[str, Any]) -> list[str]:
     """Rendered recipients; a value may list several, comma-separated (accountTeam.allEmails).
     `TemplateFailed` names the recipient template that failed."""
+    return _resolve(notification, context)[0]
+
+
+def _resolve(notification: Notification, context: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The rendered recipients, and why each recipient template that rendered empty reached
+    nobody (`recipients[1] {{company.ceo}} resolved to nobody: ...`)."""
     found: list[str] = []
+    nobody: list[str] = []
     for j, template in enumerate(notification.recipients):
-        for part in _render(template, context, place_of(notification, f"recipients[{j}]")).split(
-            ","
-        ):
-            value = part.strip()
-            if value and value not in found:
+        rendered = _render(template, context, place_of(notification, f"recipients[{j}]"))
+        parts = [part.strip() for part in rendered.split(",") if part.strip()]
+        if not parts:
+            nobody.append(
+                f"recipients[{j}] {template.strip()} resolved to nobody: {_why(template, context)}"
+            )
+        for value in parts:
+            if value not in found:
                 found.append(value)
-    return found
+    return found, nobody
+
+
+# Why a recipient template the core workflows use renders empty, and where to fix it.
+_UNSET = "is not set in the tenant settings (PATCH /api/tenant, or renewflow tenants set)"
+_WHY_EMPTY = {
+    "csm.email": "the customer has no CSM",
+    "csm.manager": "the CSM has no manager (users.manager_id)",
+    "company.vpCustomerSuccess": f"company.vp_customer_success {_UNSET}",
+    "company.ceo": f"company.ceo {_UNSET}",
+    "company.warRoom": f"company.war_room {_UNSET}",
+    "accountTeam.allEmails": "the customer's account team has no address",
+}
+_SINGLE_PATH = re.compile(r"^\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}$")
+
+
+def _why(template: str, context: dict[str, Any]) -> str:
+    found = _SINGLE_PATH.match(template.strip())
+    path = found.group(1) if found else None
+    if path == "csm.manager" and not (context.get("csm") or {}).get("email"):
+        return _WHY_EMPTY["csm.email"]
+    if path in _WHY_EMPTY:
+        return _WHY_EMPTY[path]
+    return "the template rendered empty"
 
 
 def fire(
@@ -72,9 +106,10 @@ def fire(
     how many rows were new and will be delivered. A notification whose condition renders other
     than `true` is skipped.
 
-    Nothing is cut and nothing raises for the notification's own templates: a template that
-    fails, or a rendered title or recipient longer than the notifications table holds, is
-    recorded as undeliverable (`record_undeliverable`: failed, with the template's place and
+    Nothing is cut, nothing is dropped and nothing raises for the notification's own templates:
+    a template that fails, a rendered title or recipient longer than the notifications table
+    holds, or a recipient template that resolves to nobody (a company contact not set, a CSM
+    without a manager) is recorded as undeliverable (`record_undeliverable`: failed, with the template's place and
     the reason), and the others go out. With `strict` (the schedule, which retries the
     execution later), a failing template raises `TemplateFailed` instead, before anything of
     this notification is written; a value that does not fit is still recorded undeliverable.
@@ -99,7 +134,7 @@ def fire(
                 return 0
         title = _render(notification.title, context, place_of(notification, "title"))
         message = _render(notification.message, context, place_of(notification, "message"))
-        targets = recipients(notification, context)
+        targets, nobody = _resolve(notification, context)
     except TemplateFailed as failure:
         if strict:
             raise
@@ -149,15 +184,28 @@ def fire(
             place=place_of(notification, field),
             reason=reason,
         )
-    if unusable:
-        # an address that does not fit is not stored (cut, it would be another address): one
-        # row, without a recipient, says which ones were left out and why
+    if unusable or nobody:
+        # nobody is left out silently: an address that does not fit is not stored (cut, it
+        # would be another address), and a recipient that resolved to nobody (a contact not
+        # set, a CSM without a manager) is not dropped. One row, without a recipient, says
+        # which were left out and why; with no recipient at all, nothing else is recorded.
+        lead = "" if targets else "nobody to send to: "
         record_undeliverable(
             conn,
-            base,
+            OutboundMessage(
+                recipient="",
+                title=title if len(title) <= TITLE_MAX and "\x00" not in title else base.title,
+                message=message.replace("\x00", ""),
+                notification_type=base.notification_type,
+                priority=base.priority,
+                metadata=base.metadata,
+                dedupe_key=dedupe_key,
+                workflow_execution_id=execution_id,
+                customer_id=customer_id,
+            ),
             channel,
             place=place_of(notification, "recipients"),
-            reason="; ".join(unusable),
+            reason=lead + "; ".join(nobody + unusable),
         )
     return created
 

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -42,6 +42,7 @@ from renewflow.errors import RenewflowError
 from renewflow.jobs import Lease, Outcome, Worker, WorkerConfig
 from renewflow.jobs.worker import default_worker_name
 from renewflow.llm import LLMClients
+from renewflow.observability import context, metrics, tracing
 from renewflow.workflows.model import Step
 from renewflow.workflows.processors import StepProcessorRegistry, default_registry
 
@@ -101,8 +102,44 @@ class StepRunner:
         """Runs the current step of an execution and answers with its outcome; `asynchronous`
         (or no free slot, if waiting for it takes longer than `limits.wait_seconds`) answers with
         the queued run instead. `transaction` opens the caller's tenant transaction."""
+        attributes = (
+            {
+                "renewflow.execution.id": str(execution_id),
+                "renewflow.step.id": step_id,
+                "renewflow.step.mode": "async" if asynchronous else "sync",
+            }
+            if tracing.enabled()
+            else None
+        )
+        with (
+            context.bound(execution=execution_id),
+            tracing.span("renewflow.step", attributes) as span,
+        ):
+            if span is not None:  # a worker that runs it continues this trace
+                request = replace(request, trace=tracing.inject())
+            return self._run(
+                transaction,
+                execution_id=execution_id,
+                step_id=step_id,
+                request=request,
+                asynchronous=asynchronous,
+                span=span,
+            )
+
+    def _run(
+        self,
+        transaction: Transaction,
+        *,
+        execution_id: UUID,
+        step_id: str,
+        request: StepRequest,
+        asynchronous: bool,
+        span: Any,
+    ) -> RunAnswer:
+        started = time.perf_counter()
         deadline = time.monotonic() + self.limits.wait_seconds
         for _ in range(5):  # re-claims only when an idempotent twin died without an answer
+            inline: StepOutcome | None = None
             with transaction() as conn:
                 claim = claim_step(
                     conn,
@@ -115,15 +152,19 @@ class StepRunner:
                     inline=None if asynchronous else self._inline,
                 )
                 if isinstance(claim, Claimed) and claim.inline:
-                    result = call_step(claim.run, self.deps(claim.run, record_now=False))
-                    outcome = finish_in_claim(conn, claim.run, result)
-                    return RunAnswer(*outcome.http(), run_id=claim.run.run_id)
+                    with context.bound(tenant=claim.run.tenant_id):
+                        result = call_step(claim.run, self.deps(claim.run, record_now=False))
+                    inline = finish_in_claim(conn, claim.run, result)
+            if inline is not None:  # counted once its transaction committed
+                self._finished(inline, started, span)
+                return RunAnswer(*inline.http(), run_id=inline.step_execution_id)
             if isinstance(claim, Finished):
+                self._finished(claim.outcome, started, span)
                 return RunAnswer(*claim.outcome.http(), run_id=claim.outcome.step_execution_id)
             if isinstance(claim, Replayed):
                 return RunAnswer(claim.status_code, claim.body)
             if isinstance(claim, Claimed):
-                outcome = self.execute(claim.run, keep_lease=True)
+                outcome = self._finished(self.execute(claim.run, keep_lease=True), started, span)
                 return RunAnswer(*outcome.http(), run_id=claim.run.run_id)
             assert isinstance(claim, Pending)
             if asynchronous and claim.queued:
@@ -139,12 +180,33 @@ class StepRunner:
         if keep_lease:
             self.keeper.hold(run)
         try:
-            result = call_step(run, self.deps(run))
+            with context.bound(tenant=run.tenant_id):
+                result = call_step(run, self.deps(run))
             with self.database.tenant_transaction(run.tenant_id, run.request.actor_user_id) as conn:
                 return finish_step(conn, run, result)
         finally:
             if keep_lease:
                 self.keeper.drop(run)
+
+    @staticmethod
+    def _finished(outcome: StepOutcome, started: float, span: Any = None) -> StepOutcome:
+        """Counts a finished step in the metrics, and says how it ended on its span."""
+        metrics.default().step_finished(
+            outcome.workflow, outcome.step_type, outcome.result, time.perf_counter() - started
+        )
+        if span is not None:
+            tracing.set_attributes(
+                span,
+                {
+                    "renewflow.workflow.id": outcome.workflow,
+                    "renewflow.step.type": outcome.step_type,
+                    "renewflow.step.run_id": str(outcome.step_execution_id),
+                    "renewflow.step.outcome": outcome.result,
+                },
+            )
+            if outcome.failed:
+                tracing.failed(span, "step_failed")
+        return outcome
 
     def deps(self, run: StepRun, *, record_now: bool = True) -> CallDeps:
         return CallDeps(
@@ -190,14 +252,41 @@ class StepRunner:
     # -- for the worker --------------------------------------------------------------------------
 
     def run_leased(self, lease: Lease) -> Outcome:
-        """Runs a run the worker claimed: context, call, finish, each phase on its own."""
+        """Runs a run the worker claimed: context, call, finish, each phase on its own. Its span
+        continues the trace of the request that queued it (linked to the worker's job span)."""
+        started = time.perf_counter()
         try:
             with self.database.tenant_transaction(lease.tenant_id) as conn:
                 run = prepare_leased(conn, lease.job_id, lease.token)
         except RenewflowError as error:
+            metrics.default().step_finished(
+                "unknown", "unknown", "failed", time.perf_counter() - started
+            )
             return self._fail(lease, f"the step could not start: {error}")
         if run is None:
             return Outcome.LOST
+        attributes = (
+            {
+                "renewflow.execution.id": str(run.execution.id),
+                "renewflow.step.id": run.step.id,
+                "renewflow.step.mode": "worker",
+                "renewflow.tenant.id": str(run.tenant_id),
+            }
+            if tracing.enabled()
+            else None
+        )
+        with (
+            context.bound(execution=run.execution.id),
+            tracing.span(
+                "renewflow.step",
+                attributes,
+                parent=tracing.extract(run.request.trace),
+                link_current=run.request.trace is not None,
+            ) as span,
+        ):
+            return self._run_leased(lease, run, started, span)
+
+    def _run_leased(self, lease: Lease, run: StepRun, started: float, span: Any) -> Outcome:
         result = call_step(run, self.deps(run))
         rate_limited = result.error is not None and result.retry_after is not None
         if rate_limited and lease.attempt < lease.max_attempts:
@@ -209,6 +298,7 @@ class StepRunner:
                 outcome = finish_step(conn, run, result)
         except RunLeaseLost:
             return Outcome.LOST
+        self._finished(outcome, started, span)
         return Outcome.FAILED if outcome.failed else Outcome.SUCCESS
 
     def _fail(self, lease: Lease, error: str) -> Outcome:

@@ -82,15 +82,21 @@ class StepRequest:
     actor_role: str | None = None
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    # the trace context of the request that asked (W3C `traceparent`, ...), when tracing is on:
+    # stored with the run, so that a worker running it continues the request's trace
+    trace: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "extraData": self.extra_data,
             "givenOutputs": self.given_outputs,
             "actorUserId": str(self.actor_user_id) if self.actor_user_id else None,
             "actorRole": self.actor_role,
             "fingerprint": self.fingerprint,
         }
+        if self.trace:
+            data["trace"] = self.trace
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any], idempotency_key: str | None) -> StepRequest:
@@ -102,7 +108,14 @@ class StepRequest:
             actor_role=data.get("actorRole"),
             idempotency_key=idempotency_key,
             fingerprint=data.get("fingerprint"),
+            trace=_trace(data.get("trace")),
         )
+
+
+def _trace(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, dict):
+        return None
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str)} or None
 
 
 @dataclass
@@ -123,6 +136,14 @@ class StepOutcome:
     # the HTTP status of a failure: 502 when the LLM or a processor failed, 422 for a template
     failure_status: int = 502
     skipped: str | None = None
+    # what the metrics count the step by (not part of the response)
+    workflow: str = ""
+    step_type: str = ""
+
+    @property
+    def result(self) -> str:
+        """completed, failed or skipped: the step's outcome as the metrics count it."""
+        return "failed" if self.failed else "skipped" if self.skipped is not None else "completed"
 
     def as_response(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -736,6 +757,8 @@ def _outcome(
         outputs=outputs,
         next_step=next_step,
         execution_status="active" if following is not None else "completed",
+        workflow=execution.config.id,
+        step_type=step.type,
     )
 
 

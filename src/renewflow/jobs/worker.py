@@ -33,7 +33,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from renewflow.db import Database, DatabaseUnavailable
-from renewflow.jobs.metrics import Metrics
+from renewflow.jobs.metrics import Metrics, default_metrics, observed, observed_batch
 from renewflow.jobs.periodic import PeriodicJob, PeriodicScheduler
 from renewflow.jobs.types import BatchQueue, Lease, Outcome, Queue
 
@@ -76,8 +76,10 @@ class Worker:
         self.database = database
         self.queues = list(queues)
         self.config = config or WorkerConfig()
-        self.metrics = metrics or Metrics()
-        self.metrics.set_depth_source(self._depth)
+        self.metrics = metrics or default_metrics()
+        self.metrics.watch(
+            database, self.queues, [(j.name, j.every.total_seconds()) for j in periodic]
+        )
         self._stopping = threading.Event()
         self._scheduler = PeriodicScheduler(
             database, periodic, self.config.name, should_stop=self._stopping.is_set
@@ -222,7 +224,8 @@ class Worker:
         self._started(queue, leases)
         outcomes: list[Outcome | None] = []
         try:
-            outcomes = queue.run_batch(leases, self._stopping.is_set)
+            with observed_batch(queue, leases):
+                outcomes = queue.run_batch(leases, self._stopping.is_set)
         finally:
             # unstarted (None), or every lease of the batch if it raised: the release only
             # matches leases still running, so results already written stay
@@ -255,7 +258,8 @@ class Worker:
     def _run_one(self, queue: Queue, lease: Lease) -> None:
         self._started(queue, [lease])
         try:
-            outcome = queue.run(lease)
+            with observed(queue, lease):
+                outcome = queue.run(lease)
         except _TRANSIENT:
             # The run's transaction is gone with its connection: nothing of it was written.
             self._release(queue, [lease])
@@ -346,9 +350,6 @@ class Worker:
             except psycopg.Error as error:
                 log.debug("listener: %s; polling until it reconnects", _brief(error))
                 self._stopping.wait(1.0)
-
-    def _depth(self) -> dict[str, dict[str, int]]:
-        return {queue.name: dict(queue.depth()) for queue in self.queues}
 
 
 def _brief(error: BaseException) -> str:

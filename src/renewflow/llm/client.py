@@ -1,4 +1,5 @@
-"""The wrapper the engine calls: provider call, timing, price and the `llm_calls` row."""
+"""The wrapper the engine calls: provider call, timing, price, the `llm_calls` row, and the
+call's metrics and span."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from renewflow.db import Connection, Database
 from renewflow.llm.errors import LLMConfigError, LLMError
 from renewflow.llm.models import LLMProvider, LLMRequest, LLMResponse
 from renewflow.llm.prices import PRICES, ModelPrice, cost_usd
-from renewflow.llm.recording import LLMCall, record_call
+from renewflow.llm.recording import LLMCall, observe_call, record_call
+from renewflow.observability import tracing
 
 
 class LLMClient:
@@ -73,15 +75,23 @@ class LLMClient:
         """
         if deferred is None and conn is None and (self._database is None or tenant_id is None):
             raise LLMConfigError("LLMClient needs conn=, or a database and tenant_id=, to record")
+        model = request.model or self.provider.default_model
+        failure: LLMError | None = None
         started = time.perf_counter()
-        try:
-            response = self.provider.complete(request)
-        except LLMError as error:
-            model = request.model or self.provider.default_model
-            self._record(
-                conn,
-                tenant_id,
-                LLMCall(
+        with tracing.llm_span(
+            self.provider.name,
+            model,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            structured=request.json_schema is not None,
+            system=request.system,
+            prompt=request.prompt,
+        ) as span:
+            try:
+                response = self.provider.complete(request)
+            except LLMError as error:
+                failure = error
+                call = LLMCall(
                     provider=self.provider.name,
                     model=model,
                     prompt_sha256=request.prompt_sha256(),
@@ -94,30 +104,38 @@ class LLMClient:
                     error_kind=error.kind,
                     workflow_execution_id=workflow_execution_id,
                     step_execution_id=step_execution_id,
-                ),
-                deferred,
-            )
-            raise
-        self._record(
-            conn,
-            tenant_id,
-            LLMCall(
-                provider=self.provider.name,
-                model=response.model,
-                prompt_sha256=request.prompt_sha256(),
-                latency_ms=max(_elapsed_ms(started), response.latency_ms),
-                status="success",
-                attempts=response.attempts,
-                input_tokens=response.input_tokens,
-                output_tokens=response.output_tokens,
-                cost_usd=cost_usd(
-                    response.model, response.input_tokens, response.output_tokens, self._prices
-                ),
-                workflow_execution_id=workflow_execution_id,
-                step_execution_id=step_execution_id,
-            ),
-            deferred,
-        )
+                )
+                tracing.failed(span, error.kind)
+            else:
+                call = LLMCall(
+                    provider=self.provider.name,
+                    model=response.model,
+                    prompt_sha256=request.prompt_sha256(),
+                    latency_ms=max(_elapsed_ms(started), response.latency_ms),
+                    status="success",
+                    attempts=response.attempts,
+                    input_tokens=response.input_tokens,
+                    output_tokens=response.output_tokens,
+                    cost_usd=cost_usd(
+                        response.model, response.input_tokens, response.output_tokens, self._prices
+                    ),
+                    workflow_execution_id=workflow_execution_id,
+                    step_execution_id=step_execution_id,
+                )
+                tracing.llm_answered(
+                    span,
+                    model=response.model,
+                    input_tokens=response.input_tokens,
+                    output_tokens=response.output_tokens,
+                    finish_reason=response.finish_reason,
+                    attempts=response.attempts,
+                    cost_usd=float(call.cost_usd) if call.cost_usd is not None else None,
+                    text=response.text,
+                )
+        observe_call(call, tenant_id)
+        self._record(conn, tenant_id, call, deferred)
+        if failure is not None:
+            raise failure
         return response
 
     def _record(

@@ -1,4 +1,5 @@
-"""Recording LLM calls in `llm_calls` (tenant-scoped: the row's tenant is the transaction's)."""
+"""Recording LLM calls in `llm_calls` (tenant-scoped: the row's tenant is the transaction's), and
+in the metrics."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Literal
 from uuid import UUID
 
 from renewflow.db import Connection, load_queries
+from renewflow.observability import context
+from renewflow.observability import default as default_metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +47,19 @@ def record_calls(conn: Connection, calls: list[LLMCall]) -> None:
             cursor.executemany(
                 load_queries("renewflow.llm")["insert_llm_call"], [asdict(c) for c in calls]
             )
+
+
+def observe_call(call: LLMCall, tenant_id: UUID | str | None = None) -> None:
+    """Counts `call` in the metrics: calls by outcome, latency, tokens, cost (the tenant, for the
+    opt-in label, is `tenant_id` or the one the caller's context names)."""
+    default_metrics().llm_call(
+        provider=call.provider,
+        model=call.model,
+        outcome=(call.error_kind or "error") if call.status == "error" else "success",
+        seconds=call.latency_ms / 1000,
+        attempts=call.attempts,
+        input_tokens=call.input_tokens,
+        output_tokens=call.output_tokens,
+        cost_usd=float(call.cost_usd) if call.cost_usd is not None else None,
+        tenant=str(tenant_id) if tenant_id is not None else context.tenant_id.get(),
+    )

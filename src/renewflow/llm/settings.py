@@ -1,8 +1,9 @@
 """Which provider a tenant uses, and the factory that builds it.
 
-API keys are never stored in the database in this version: the settings name an environment
-variable (`api_key_env`) and the key is read from the process environment when the provider is
-built. The settings themselves hold no secret and can live in `tenants.settings` (under "llm").
+The settings hold no secret and live in `tenants.settings` (under "llm"). The API key is either
+a tenant secret, sealed in the database (`api_key_secret` names it; the caller opens it and
+passes it to `provider_from_settings` as `api_key`), or read from the process environment
+(`api_key_env` names the variable) when the provider is built.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ DEFAULT_KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANT
 
 
 class LLMSettings(BaseModel):
-    """A tenant's LLM configuration (no secrets: `api_key_env` names where the key is)."""
+    """A tenant's LLM configuration (no secrets: `api_key_env` or `api_key_secret` names where
+    the key is)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -47,6 +49,11 @@ class LLMSettings(BaseModel):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Environment variable holding the API key (default OPENAI_API_KEY / ANTHROPIC_API_KEY; optional for openai-compatible).",
     )
+    api_key_secret: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        description="The name of the tenant secret holding the API key (instead of api_key_env).",
+    )
     timeout: float = Field(default=60.0, gt=0, le=600, description="Seconds per attempt.")
     max_retries: int = Field(default=3, ge=0, le=10)
     backoff_base: float = Field(default=0.5, ge=0, le=30)
@@ -57,6 +64,8 @@ class LLMSettings(BaseModel):
     def _complete(self) -> LLMSettings:
         if self.provider == "openai-compatible" and not (self.base_url and self.model):
             raise ValueError("openai-compatible needs base_url and model")
+        if self.api_key_env and self.api_key_secret:
+            raise ValueError("give at most one of api_key_env and api_key_secret")
         return self
 
     def retry_policy(self) -> RetryPolicy:
@@ -69,17 +78,27 @@ class LLMSettings(BaseModel):
 
 
 def provider_from_settings(
-    settings: LLMSettings, env: Mapping[str, str] | None = None
+    settings: LLMSettings, env: Mapping[str, str] | None = None, *, api_key: str | None = None
 ) -> LLMProvider:
     """The provider `settings` describe, wrapped in retries. Raises LLMConfigError when the
-    optional SDK is missing or the API key variable is unset (naming the variable, never a key)."""
+    optional SDK is missing or the API key variable is unset (naming the variable, never a key).
+    `api_key` is the opened secret `api_key_secret` names (the settings package opens it)."""
     env = os.environ if env is None else env
     name = settings.provider
     model = settings.model or DEFAULT_MODELS.get(name, "")
     if name == "mock":
         return MockProvider(model)
-    key_env = settings.api_key_env or DEFAULT_KEY_ENV.get(name)
-    api_key = env.get(key_env, "") if key_env else ""
+    if settings.api_key_secret:
+        if not api_key:
+            raise LLMConfigError(
+                f"{name}: the tenant secret {settings.api_key_secret} holding the API key is "
+                "not available",
+                provider=name,
+            )
+        key_env = None
+    else:
+        key_env = settings.api_key_env or DEFAULT_KEY_ENV.get(name)
+        api_key = env.get(key_env, "") if key_env else ""
     if not api_key:
         if name != "openai-compatible":
             raise LLMConfigError(

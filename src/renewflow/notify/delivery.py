@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -25,8 +26,9 @@ from renewflow.jobs.failures import FailureLog, Fault, Subject
 from renewflow.notify.errors import DeliveryError, NotifyConfigError
 from renewflow.notify.inapp import mark_failed, mark_sent
 from renewflow.notify.models import Channel, OutboundMessage
-from renewflow.notify.smtp import EmailChannel, SmtpSettings
-from renewflow.notify.webhook import WebhookChannel, WebhookSettings
+from renewflow.notify.smtp import EmailChannel
+from renewflow.notify.webhook import WebhookChannel
+from renewflow.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +42,31 @@ MAX_ROUNDS = 50
 
 
 def channel_for(kind: str, settings: dict[str, Any] | None) -> Channel:
-    """The channel a tenant configured (`tenants.settings.notifications.smtp` / `.webhook`)."""
-    settings = settings or {}
+    """The channel a tenant configured (`notifications.smtp` / `.webhook` of its settings), with
+    the secrets it names opened. `settings` is the stored settings document, or the part of it
+    holding `notifications` and `secrets` (the delivery job's)."""
+    # imported here: the settings package sits above this one (it reads the channels' settings)
+    from renewflow.settings import SecretKeyMissing, SecretUnreadable, read_settings
+
+    section = {"email": "notifications.smtp", "webhook": "notifications.webhook"}.get(kind)
+    if section is None:
+        raise NotifyConfigError(f"{kind}: not a delivery channel")
+    typed = read_settings(settings or {})
+    problem = typed.problem(section)
+    if problem is not None:
+        raise NotifyConfigError(f"{kind}: the tenant's settings are invalid: {problem}")
     try:
-        if not isinstance(settings, dict):
-            raise ValueError("tenants.settings.notifications must be an object")
-        if kind == "email" and settings.get("smtp"):
-            return EmailChannel(SmtpSettings.model_validate(settings["smtp"]))
-        if kind == "webhook" and settings.get("webhook"):
-            return WebhookChannel(WebhookSettings.model_validate(settings["webhook"]))
-    except ValueError as error:  # pydantic's ValidationError is a ValueError
-        raise NotifyConfigError(f"{kind}: the tenant's settings are invalid: {error}") from None
+        if kind == "email" and typed.notifications.smtp is not None:
+            smtp = typed.notifications.smtp
+            return EmailChannel(smtp, secrets=typed.opened(smtp.password_secret))
+        if kind == "webhook" and typed.notifications.webhook is not None:
+            hook = typed.notifications.webhook
+            return WebhookChannel(
+                hook,
+                secrets=typed.opened(hook.url_secret, hook.header_secret, hook.signing_secret),
+            )
+    except (SecretKeyMissing, SecretUnreadable) as error:
+        raise NotifyConfigError(f"{kind}: {error}") from None
     raise NotifyConfigError(f"{kind}: this tenant has no {kind} delivery configured")
 
 
@@ -115,7 +131,9 @@ def deliver_pending(
                     if subject in broken:
                         continue  # handed back untried: its channel just failed as a whole
                     tried.append(row["id"])
+                    sending = time.perf_counter()
                     error = _send(row, channels)
+                    metrics.default().delivery(row["channel"], error, time.perf_counter() - sending)
                     _note(failures, subject, error, broken)
                     try:
                         with database.service_transaction() as conn:

@@ -39,3 +39,5 @@ class DeliveryError(NotifyError):
         self.channel = channel
         self.retry_after = retry_after
         self.unreachable = unreachable
+        # what the receiving end said, when it answered (a channel test shows it)
+        self.answer: str | None = None

@@ -97,8 +97,10 @@ WHERE n.id = due.id AND t.id = n.tenant_id
 RETURNING n.id, n.tenant_id, n.channel, n.recipient, n.title, n.message, n.notification_type,
           n.priority, n.metadata::text AS metadata, n.dedupe_key, n.workflow_execution_id,
           n.customer_id, n.recipient_user_id, n.attempts, n.created_at,
-          -- as text, read per message: one tenant's unreadable settings fail its messages only
-          (t.settings -> 'notifications')::text AS channel_settings;
+          -- as text, read per message: one tenant's unreadable settings fail its messages only;
+          -- the channels and the secrets they name, nothing else
+          jsonb_build_object('notifications', t.settings -> 'notifications',
+                             'secrets', t.settings -> 'secrets')::text AS channel_settings;
 
 -- name: renew_delivery_claims
 -- The rows of a batch still to send get a fresh lease before the next one goes out, so a slow

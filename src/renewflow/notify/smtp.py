@@ -9,17 +9,23 @@ import ssl
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from renewflow.notify.errors import DeliveryError, NotifyConfigError
 from renewflow.notify.models import OutboundMessage
 
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+_SECRET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # noqa: S105 (a pattern, not a password)
+
 
 class SmtpSettings(BaseModel):
-    """Where and how to send email. The password is never here: `password_env` names the
-    environment variable that holds it."""
+    """Where and how to send email. The password is never here: `password_secret` names the
+    tenant secret (sealed in the database) or `password_env` the environment variable that
+    holds it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -31,6 +37,11 @@ class SmtpSettings(BaseModel):
     )
     username: str | None = None
     password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    password_secret: str | None = Field(
+        default=None,
+        pattern=_SECRET_NAME,
+        description="The name of the tenant secret holding the SMTP password.",
+    )
     from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     from_name: str | None = None
     timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds per socket operation.")
@@ -40,8 +51,10 @@ class SmtpSettings(BaseModel):
 
     @model_validator(mode="after")
     def _credentials_in_pairs(self) -> SmtpSettings:
-        if bool(self.username) != bool(self.password_env):
-            raise ValueError("username and password_env go together")
+        if self.password_env and self.password_secret:
+            raise ValueError("give at most one of password_env and password_secret")
+        if bool(self.username) != bool(self.password_env or self.password_secret):
+            raise ValueError("username and password_env (or password_secret) go together")
         return self
 
 
@@ -75,15 +88,43 @@ _ERRORS: tuple[tuple[type[BaseException], Callable[[BaseException], bool], str],
 )
 
 
+class _Replying(smtplib.SMTP):
+    """smtplib's client, keeping the server's reply to the end of the message's data."""
+
+    last_reply = ""
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        code, text = super().data(msg)
+        self.last_reply = f"{code} {text.decode('utf-8', 'replace')[:200]}"
+        return code, text
+
+
+class _ReplyingSSL(_Replying, smtplib.SMTP_SSL):
+    pass
+
+
 class EmailChannel:
     """Sends each message as one plain-text email to `message.recipient`. See `Channel`."""
 
     name = "email"
 
-    def __init__(self, settings: SmtpSettings, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        env: Mapping[str, str] | None = None,
+        *,
+        secrets: Mapping[str, str] | None = None,
+    ) -> None:
+        """`secrets`: the opened values of the tenant secrets the settings name, by name."""
         self.settings = settings
         self._password: str | None = None
-        if settings.password_env:
+        if settings.password_secret:
+            self._password = (secrets or {}).get(settings.password_secret) or None
+            if self._password is None:
+                raise NotifyConfigError(
+                    f"email: the SMTP password secret {settings.password_secret} is not set"
+                )
+        elif settings.password_env:
             env = os.environ if env is None else env
             self._password = env.get(settings.password_env) or None
             if self._password is None:
@@ -115,6 +156,11 @@ class EmailChannel:
         return email
 
     def deliver(self, message: OutboundMessage) -> None:
+        self.send(message)
+
+    def send(self, message: OutboundMessage) -> str:
+        """Delivers `message` like `deliver`, and returns the server's answer to it (the reply
+        to DATA, e.g. "250 2.0.0 Ok: queued as 1234"): what a channel test reports."""
         try:
             email = self.compose(message)
         except ValueError as error:  # an address or header the email format cannot carry
@@ -129,14 +175,16 @@ class EmailChannel:
                 if self.settings.username and self._password is not None:
                     smtp.login(self.settings.username, self._password)
                 smtp.send_message(email)
+                reply = smtp.last_reply
         except Exception as error:
             raise self._map(error) from None
+        return reply or "accepted"
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _Replying:
         s = self.settings
         if s.security == "ssl":
-            return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._tls_context())
-        return smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            return _ReplyingSSL(s.host, s.port, timeout=s.timeout, context=self._tls_context())
+        return _Replying(s.host, s.port, timeout=s.timeout)
 
     def _tls_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.settings.ca_file)

@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 
 from renewflow.db import Connection, load_queries
 from renewflow.errors import InvalidInputError
+from renewflow.settings import read_settings
 from renewflow.tasks import rules
 from renewflow.tasks.errors import TaskNotFound, TransitionNotAllowed
 from renewflow.tasks.models import (
@@ -84,12 +85,13 @@ def _one(conn: Connection, task_id: UUID, query: str = "get_task") -> dict[str, 
 
 
 def snooze_deadline_after(conn: Connection) -> timedelta:
-    """The tenant's snooze window (`settings.snooze_deadline_days`), 7 days unless configured."""
+    """The tenant's snooze window (`settings.tasks.snooze_deadline_days`), 7 days unless
+    configured (or configured with a value the settings refuse)."""
     row = conn.execute(_Q["tenant_settings"]).fetchone()
-    days = (row["settings"] if row else {}).get("snooze_deadline_days")
-    if isinstance(days, int | float) and not isinstance(days, bool) and days > 0:
-        return timedelta(days=days)
-    return rules.DEFAULT_SNOOZE_DEADLINE
+    settings = read_settings(row["settings"] if row else {})
+    if "snooze_deadline_days" not in settings.tasks.model_fields_set:
+        return rules.DEFAULT_SNOOZE_DEADLINE
+    return timedelta(days=settings.tasks.snooze_deadline_days)
 
 
 def _map_fk(error: psycopg.errors.ForeignKeyViolation) -> InvalidInputError:

@@ -323,6 +323,8 @@ def delete_workflow(
     workflow again."""
     row = _own_locked(conn, tenant_id, workflow_id)
     _check_etag(row, expected, workflow_id)
+    # checked now, not at commit (the constraint is deferred for a tenant's deletion)
+    conn.execute("SET CONSTRAINTS workflow_executions_workflow_id_workflow_version_fkey IMMEDIATE")
     try:
         conn.execute(_Q["delete_workflow"], {"id": row["id"]})
     except psycopg.errors.ForeignKeyViolation:

@@ -47,7 +47,7 @@ class CustomerOut(BaseModel):
             segment=row["segment"],
             hasAccountPlan=row["has_account_plan"],
             healthScore=row["health_score"],
-            accountTeam=row["account_team"],
+            accountTeam=_account_team(row),
             csmEmail=row["csm_email"],
             renewalDate=row["renewal_date"],
             arr=_finite(row["arr"]),
@@ -55,6 +55,15 @@ class CustomerOut(BaseModel):
             createdAt=row["created_at"],
             updatedAt=row["updated_at"],
         )
+
+
+def _account_team(row: dict[str, Any]) -> dict[str, Any]:
+    """The team as it was sent: the emails kept on the customer, and the manager override's
+    (a user, so the email is theirs as it is now)."""
+    team = dict(row["account_team"] or {})
+    if row["manager_override_email"]:
+        team["manager"] = row["manager_override_email"]
+    return team
 
 
 def _finite(amount: Decimal | None) -> Decimal | None:

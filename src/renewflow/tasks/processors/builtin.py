@@ -9,6 +9,7 @@ while it calls the outside world; each is idempotent, since a task runs at least
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ from uuid import UUID
 import psycopg
 
 from renewflow.db import Connection, load_queries
+from renewflow.notify.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from renewflow.settings import SecretKeyMissing, SecretUnreadable, read_settings
 from renewflow.tasks.models import Task
 from renewflow.tasks.processors.base import Processor, ProcessorContext, ProcessorResult
 from renewflow.tasks.processors.email_draft import draft_email
@@ -131,8 +134,10 @@ def post_webhook(task: Task, ctx: ProcessorContext, /) -> ProcessorResult:
     """POSTs the task to a webhook the tenant configured (its CRM, Slack, ...).
 
     `metadata.webhook` names an entry of the tenant's `settings.webhooks`
-    (`{"crm": {"url": "https://...", "headers": {...}}}`); `metadata.payload` is sent along. The
-    request carries `Idempotency-Key: <task id>`: a retried or re-run task sends the same key.
+    (`{"crm": {"url": "https://...", "headers": {...}}}`, or `url_secret` naming the tenant
+    secret holding the URL); `metadata.payload` is sent along. The request carries
+    `Idempotency-Key: <task id>`: a retried or re-run task sends the same key; with
+    `signing_secret`, the body is signed as notification webhooks are (X-Renewflow-Signature).
     2xx succeeds; 408, 425, 429, 5xx, timeouts and connection errors are retryable; any other
     status fails the task.
     """
@@ -141,11 +146,18 @@ def post_webhook(task: Task, ctx: ProcessorContext, /) -> ProcessorResult:
         return ProcessorResult.fail("metadata.webhook must name one of the tenant's webhooks")
     with ctx.transaction() as conn:  # closed before the request: nothing held across it
         row = conn.execute(_Q["tenant_webhooks"]).fetchone()
-    hooks = row["webhooks"] if row and isinstance(row["webhooks"], dict) else {}
-    hook = hooks.get(name)
-    if not isinstance(hook, dict) or not isinstance(hook.get("url"), str):
+    settings = read_settings(row["settings"] if row else {})
+    problem = settings.problem(f"webhooks.{name}")
+    if problem is not None:
+        return ProcessorResult.fail(f"webhook {name!r} is misconfigured: {problem}")
+    hook = settings.webhooks.get(name)
+    if hook is None:
         return ProcessorResult.fail(f"the tenant has no webhook named {name!r}")
-    url: str = hook["url"]
+    try:
+        url = hook.url if hook.url is not None else settings.secret(hook.url_secret or "")
+        signing_key = settings.secret(hook.signing_secret) if hook.signing_secret else None
+    except (SecretKeyMissing, SecretUnreadable) as error:
+        return ProcessorResult.fail(f"webhook {name!r}: {error}")
     if urlsplit(url).scheme not in {"http", "https"}:
         return ProcessorResult.fail(f"webhook {name!r} must use http or https")
     body = json.dumps(
@@ -163,9 +175,11 @@ def post_webhook(task: Task, ctx: ProcessorContext, /) -> ProcessorResult:
         "User-Agent": "renewflow-worker",
         "Idempotency-Key": str(task.id),
     }
-    extra = hook.get("headers")
-    if isinstance(extra, dict):
-        headers.update({str(k): str(v) for k, v in extra.items()})
+    headers.update(hook.headers)
+    if signing_key is not None:
+        timestamp = str(int(time.time()))
+        headers[TIMESTAMP_HEADER] = timestamp
+        headers[SIGNATURE_HEADER] = signature(signing_key, timestamp, body)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (scheme checked above)
     try:
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310

@@ -35,7 +35,10 @@ RETURNING id;
 UPDATE contacts SET is_primary = true WHERE id = %(id)s AND NOT is_primary RETURNING id;
 
 -- name: tenant_webhooks
-SELECT settings -> 'webhooks' AS webhooks FROM tenants WHERE id = current_tenant_id();
+-- The endpoints and the secrets they may name (renewflow.settings reads them).
+SELECT jsonb_build_object('webhooks', settings -> 'webhooks', 'secrets', settings -> 'secrets')
+         AS settings
+FROM tenants WHERE id = current_tenant_id();
 
 -- name: put_step_artifact
 -- The step's artifacts with this one in place of any earlier one of the same id (a re-run of the

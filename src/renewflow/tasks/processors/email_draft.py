@@ -16,10 +16,10 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from renewflow.accounts import tenant_settings
 from renewflow.context import CustomerNotFound, build_context
 from renewflow.db import load_queries
 from renewflow.llm import LLMCall, LLMError, LLMRequest, record_calls, shared_clients, validate
+from renewflow.settings import current_settings
 from renewflow.tasks.models import Task
 from renewflow.tasks.processors.base import ProcessorContext, ProcessorResult
 
@@ -47,7 +47,7 @@ def draft_email(task: Task, ctx: ProcessorContext, /) -> ProcessorResult:
     try:
         with ctx.transaction() as conn:
             context = build_context(conn, task.customer_id, task.workflow_execution_id)
-            settings = tenant_settings(conn)
+            settings = current_settings(conn)
     except CustomerNotFound as error:
         return ProcessorResult.fail(str(error))
     client = shared_clients.for_tenant(settings)

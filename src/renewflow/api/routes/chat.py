@@ -1,0 +1,7 @@
+"""The chat API (in progress)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["chat"])

@@ -1,0 +1,7 @@
+"""The knowledge API (in progress)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["knowledge"])

@@ -1,0 +1,3 @@
+"""`renewflow agents` commands (in progress)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`renewflow knowledge` commands (in progress)."""
+
+from __future__ import annotations
