@@ -19,7 +19,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 from uvicorn.supervisors.multiprocess import SIGNALS as SUPERVISED_SIGNALS
 
-from renewflow import db
+from renewflow import db, observability
 from renewflow.api import create_app
 from renewflow.config import load_settings
 from renewflow.errors import RenewflowError
@@ -108,6 +108,9 @@ def run_http(
             proxy_headers=False,
             lifespan="on",
         )
+        # uvicorn.Config just gave uvicorn's loggers handlers of its own: route them back to
+        # ours, so that the supervisor's lines too have the format asked for (JSON)
+        observability.adopt_uvicorn_loggers()
         if stop.requested:
             return
         if processes == 1:

@@ -4,6 +4,7 @@ One place composes them (as the app factory composes the routers):
 - the AI task queue (claims, leases, processors);
 - asynchronous step runs, on runner threads of their own (`step_workers` at once: each waits on
   one LLM call with no connection held, so they must not take turns with the tasks' runners);
+- agent task steps (`agent_workers` at once), on runner threads of their own for the same reason;
 - periodic jobs, each run once per slot however many workers run: the task sweep (snoozes,
   decisions, expired leases), the renewal trigger sweep, scheduled notifications (the overdue
   ladder), and delivery of queued email and webhook notifications.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
 
+from renewflow.agents import AgentStepQueue
 from renewflow.config import load_settings
 from renewflow.db import Connection, Database
 from renewflow.engine import RunLimits, StepRunner, run_schedule
@@ -27,7 +29,7 @@ from renewflow.engine.sweep import JOB as RENEWAL_SWEEP_JOB
 from renewflow.engine.sweep import run_sweep as run_renewal_sweep
 from renewflow.jobs import Metrics, PeriodicJob, Worker, WorkerConfig, retry_delay, serve_metrics
 from renewflow.jobs.metrics import default_metrics
-from renewflow.llm import shared_clients
+from renewflow.llm import LLMClients, shared_clients
 from renewflow.notify.delivery import delivery_job
 from renewflow.tasks.processors import ProcessorRegistry
 from renewflow.tasks.queue import TaskQueue
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 # claimed fewer at a time anyway (`WorkerConfig.batch_seconds`), so a big batch does not make them
 # wait behind each other.
 TASK_BATCH = 32
+# Agent steps run at once per worker process: each holds one LLM call and no connection.
+AGENT_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -91,9 +95,12 @@ def build_worker(
     metrics: Metrics | None = None,
     step_runner: StepRunner | None = None,
     step_workers: int = 0,
+    agent_workers: int = AGENT_WORKERS,
+    llm_clients: LLMClients | None = None,
 ) -> WorkerGroup:
     """A worker ready to `start()` (in a thread, as `renewflow serve` does) or to run here; with
-    `step_workers` > 0 it also runs asynchronous step runs (with `step_runner`'s limits)."""
+    `step_workers` > 0 it also runs asynchronous step runs (with `step_runner`'s limits), and
+    with `agent_workers` > 0 agent task steps (their retries back off like the tasks')."""
     intervals = intervals or Intervals()
     if sweep_every is not None:
         intervals = Intervals(
@@ -130,6 +137,23 @@ def build_worker(
             listen=config.listen,
         )
         workers.append(Worker(database, [runner.queue], config=steps, metrics=metrics))
+    if agent_workers > 0:
+        agent_queue = AgentStepQueue(
+            database,
+            llm_clients or shared_clients,
+            backoff=lambda attempt: retry_delay(attempt, base=backoff_base, cap=backoff_cap),
+        )
+        agents = WorkerConfig(
+            name=f"{config.name}/agents",
+            concurrency=agent_workers,
+            batch=1,
+            lease_seconds=config.lease_seconds,
+            poll_interval=config.poll_interval,
+            reap_interval=config.reap_interval,
+            shutdown_grace=config.shutdown_grace,
+            listen=config.listen,
+        )
+        workers.append(Worker(database, [agent_queue], config=agents, metrics=metrics))
     return WorkerGroup(workers)
 
 
@@ -180,6 +204,7 @@ def run_worker(
     backoff_base: float = 2.0,
     backoff_cap: float = 600.0,
     step_workers: int = 0,
+    agent_workers: int = AGENT_WORKERS,
 ) -> None:
     """Runs a worker in this process until SIGTERM or SIGINT, then stops gracefully (the jobs in
     hand finish within `config.shutdown_grace`; the rest is released to other workers). The
@@ -197,6 +222,7 @@ def run_worker(
             database, shared_clients, limits=RunLimits.from_settings(load_settings())
         ),
         step_workers=step_workers,
+        agent_workers=agent_workers,
     )
     server = (
         serve_metrics(metrics, metrics_host, metrics_port) if metrics_port is not None else None

@@ -142,7 +142,7 @@ def test_another_tenants_user_as_manager_is_answered_like_a_missing_one(
             json={"email": "new@vendor.example", "role": "csm", "manager_id": str(manager)},
         )
         for answer in (patched, created):
-            assert_problem(answer, 404)
+            assert_problem(answer, 422)
             answers.append(answer.json())
     assert answers[0] == answers[2]
     assert answers[1] == answers[3]
@@ -247,7 +247,7 @@ def test_reassigning_refuses_a_missing_or_foreign_target_alike(
         for target in (stranger, uuid.uuid4())
     ]
     for answer in answers:
-        assert_problem(answer, 404)
+        assert_problem(answer, 422)
     assert answers[0].json() == answers[1].json()
     assert _errors(answers[0]) == ["body.to"]
     same = http.post(f"/api/users/{csm['id']}/reassign", json={"to": csm["id"]})

@@ -1,7 +1,8 @@
 """The workflows admin and people and keys in a real browser: publish a draft and view its diff,
 create and revoke an API key, end a session in place, edit a person's role, manager and time
-zone, deactivate them after a confirmation and hand their work over; every screen in both
-themes, with no serious or critical accessibility violation."""
+zone, deactivate them after a confirmation and hand their work over; configure the tenant's
+settings and a secret, test the channels against local servers and see the audit trail; every
+screen in both themes, with no serious or critical accessibility violation."""
 
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ from renewflow.accounts.sessions import issue_login_link
 from renewflow.db import Database
 from tests.api.conftest import bearer
 from tests.browser.conftest import accessibility_violations, check_both_themes
+from tests.notify.conftest import certificate, certificate_or_none, smtp_server
+from tests.settings.conftest import secret_key, webhook
 
 pytestmark = pytest.mark.usefixtures("core_library_seeded")
+# fixtures of the settings screen's test: a local SMTP server, a local webhook, an envelope key
+__all__ = ["certificate", "certificate_or_none", "secret_key", "smtp_server", "webhook"]
 
 
 def _user(database: Database, tenant: uuid.UUID, role: str, name: str) -> tuple[uuid.UUID, str]:
@@ -291,3 +296,90 @@ def test_a_cycle_of_managers_is_shown_at_the_field(
     assert len(errors) == 1
     with database.tenant_transaction(tenant) as conn:
         assert accounts.get_user(conn, lead)["time_zone"] is None
+
+
+def test_configure_settings_test_the_channels_and_see_the_audit_trail(
+    page: Any,
+    api_url: str,
+    database: Database,
+    tenant_factory: Any,
+    axe_source: str,
+    screenshots: Path,
+    smtp_server: Any,
+    webhook: Any,
+    secret_key: str,
+) -> None:
+    tenant = tenant_factory("Admin settings")
+    _, email = _user(database, tenant, "admin", "Ada Admin")
+    inbox, port = smtp_server()
+    _sign_in(page, api_url, database, email)
+    page.goto(f"{api_url}/admin/settings")
+    assert page.get_by_role("heading", name="Settings", exact=True).is_visible()
+    check_both_themes(page, axe_source, screenshots, "settings")
+
+    # a secret first: write-only, the page shows only that it is set
+    secrets = page.locator("#secrets")
+    secrets.get_by_label("Name", exact=True).fill("slack-url")
+    secrets.get_by_label("Value", exact=True).fill(webhook.url)
+    secrets.get_by_role("button", name="Set the secret").click()
+    page.wait_for_url(re.compile(r".*done=secret-set.*"))
+    assert "The secret is set" in page.locator("#settings-status").inner_text()
+    assert "SLACKPATHSECRET" not in page.content()
+
+    # the contacts, SMTP and the Slack-style webhook, in one save
+    form = page.locator("#settings-form")
+    form.get_by_label("VP Customer Success", exact=True).fill("vp@acme.example")
+    form.get_by_label("CEO", exact=True).fill("ceo@acme.example")
+    form.get_by_label("War room", exact=True).fill("#renewals-war-room")
+    form.get_by_label("Host", exact=True).fill("127.0.0.1")
+    form.get_by_label("Port", exact=True).fill(str(port))
+    form.get_by_label("TLS", exact=True).select_option("none")
+    form.get_by_label("From address", exact=True).fill("renewals@acme.example")
+    form.get_by_label("Format", exact=True).select_option("slack")
+    form.get_by_label("URL secret", exact=True).select_option("slack-url")
+    form.get_by_role("button", name="Save the settings").click()
+    page.wait_for_url(re.compile(r".*done=saved.*"))
+    assert "Saved." in page.locator("#settings-status").inner_text()
+    with database.tenant_transaction(tenant) as conn:
+        stored = conn.execute("SELECT settings FROM tenants").fetchone()
+    assert stored is not None
+    assert stored["settings"]["company"] == {
+        "vp_customer_success": "vp@acme.example",
+        "ceo": "ceo@acme.example",
+        "war_room": "#renewals-war-room",
+    }
+    assert stored["settings"]["notifications"]["smtp"]["port"] == port
+    assert stored["settings"]["notifications"]["webhook"] == {
+        "format": "slack",
+        "url_secret": "slack-url",
+    }
+
+    # the audit trail: who and which keys, never a value
+    audit = page.locator("#audit")
+    rows = audit.get_by_role("row")
+    assert rows.count() == 3  # the header, the save, the secret
+    newest = rows.nth(1).inner_text()
+    assert email in newest
+    assert "company.ceo" in newest
+    assert "notifications.smtp.port" in newest
+    assert "secrets.slack-url" in rows.nth(2).inner_text()
+    assert "ceo@acme.example" not in audit.inner_text()
+
+    # test email: a real message through the local server, and its answer on the page
+    page.get_by_label("Send a test email to").fill("ops@acme.example")
+    page.get_by_role("button", name="Test email").click()
+    result = page.locator("#test-result")
+    result.get_by_text("email: accepted").wait_for()
+    assert f"smtp://127.0.0.1:{port}" in result.inner_text()
+    assert [m["to"] for m in inbox.messages] == [["ops@acme.example"]]
+
+    # the webhook, accepted and then refused: the receiver's answer either way
+    page.get_by_role("button", name="Test the webhook").click()
+    result.get_by_text("webhook: accepted").wait_for()
+    assert len(webhook.received) == 1
+    webhook.statuses.append(404)
+    page.get_by_role("button", name="Test the webhook").click()
+    result.get_by_text("webhook: failed").wait_for()
+    assert "no_service" in result.inner_text()
+    assert "SLACKPATHSECRET" not in page.content()
+    check_both_themes(page, axe_source, screenshots, "settings-tested")

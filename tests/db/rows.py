@@ -41,6 +41,10 @@ TENANT_TABLES = (
     "console_login_links",
     "quarantined_rows",
     "job_failures",
+    "tenant_settings_changes",
+    "knowledge_bases",
+    "knowledge_documents",
+    "knowledge_chunks",
 )
 
 
@@ -216,11 +220,34 @@ def base_values(ids: dict[str, uuid.UUID], table: str) -> dict[str, Any]:
             "token_hash": uuid.uuid4().bytes * 2,
             "expires_at": "2999-01-01T00:00:00Z",
         },
+        "tenant_settings_changes": {
+            "actor_user_id": ids.get("users"),
+            "actor": f"csm-{suffix}@example.com",
+            "action": "update",
+            "keys": ["company.ceo"],
+        },
         "quarantined_rows": {
             "source_table": "usage_metrics",
             "source_id": uuid.uuid4(),
             "row_data": "(...)",
             "reason": "a usage value outside ±1e15",
+        },
+        "knowledge_bases": {"name": f"Playbooks {suffix}"},
+        "knowledge_documents": {
+            "knowledge_base_id": ids.get("knowledge_bases"),
+            "title": "Renewal playbook",
+            "filename": "playbook.md",
+            "format": "md",
+            "size_bytes": 31,
+            "sha256": "0" * 64,
+            "content": "Book the QBR two months ahead.",
+        },
+        "knowledge_chunks": {
+            "knowledge_base_id": ids.get("knowledge_bases"),
+            "document_id": ids.get("knowledge_documents"),
+            "ordinal": 0,
+            "title": "Renewal playbook",
+            "body": "Book the QBR two months ahead.",
         },
     }
     return rows[table]

@@ -28,9 +28,6 @@ NOT_TENANT_LEADING = {
     # executions of core workflows point at (workflow_id, version): a trigger checks the
     # version's workflow first (workflow_version_needs_its_workflow)
     ("workflow_versions", "workflow_versions_workflow_id_version_key"),
-    # chat branches point at saved actions by action_id; per-tenant action ids come with the
-    # step chat (issue #13): see the expected failure below
-    ("saved_actions", "saved_actions_action_id_key"),
 }
 
 
@@ -182,10 +179,6 @@ def test_another_tenants_parent_fails_like_a_missing_one(
     assert against_theirs.diag.constraint_name == against_missing.diag.constraint_name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="saved action ids are global until the step chat makes them per tenant (issue #13)",
-)
 def test_a_saved_action_id_another_tenant_uses_is_free(
     database: Database, victim: tuple[uuid.UUID, uuid.UUID, dict[str, Any]]
 ) -> None:
@@ -196,3 +189,34 @@ def test_a_saved_action_id_another_tenant_uses_is_free(
         insert(conn, "saved_actions", values)
     with database.tenant_transaction(prober) as conn:
         insert(conn, "saved_actions", values)
+
+
+def test_a_branch_naming_another_tenants_action_fails_like_a_missing_one(
+    database: Database, victim: tuple[uuid.UUID, uuid.UUID, dict[str, Any]]
+) -> None:
+    prober, owner, _ = victim
+    theirs = f"theirs-{uuid.uuid4().hex[:6]}"
+    with database.tenant_transaction(owner) as conn:
+        insert(
+            conn,
+            "saved_actions",
+            {"action_id": theirs, "action_name": "Theirs", "action_type": "script"},
+        )
+
+    def branch(action_id: str) -> dict[str, Any]:
+        return {
+            "workflow_id": "critical",
+            "from_step_id": "x",
+            "branch_id": f"b-{uuid.uuid4().hex[:6]}",
+            "branch_label": "B",
+            "branch_type": "saved_action",
+            "saved_action_id": action_id,
+        }
+
+    against_theirs = _failure(database, prober, "workflow_chat_branches", branch(theirs))
+    against_missing = _failure(database, prober, "workflow_chat_branches", branch("nothing-here"))
+    assert isinstance(against_theirs, psycopg.errors.ForeignKeyViolation)
+    assert type(against_theirs) is type(against_missing)
+    assert against_theirs.diag.constraint_name == against_missing.diag.constraint_name
+    with database.tenant_transaction(prober) as conn:  # a core action is everyone's
+        insert(conn, "workflow_chat_branches", branch("snooze-7-days"))

@@ -108,6 +108,19 @@ def test_a_merge_patch_changes_only_what_it_names_and_is_audited(admin: Admin) -
             },
             "notifications.smtp.security",
         ),
+        (
+            {"notifications": {"smtp": {"host": "smtp.example", "from_address": "nobody@local"}}},
+            "notifications.smtp.from_address",
+        ),
+        (
+            {
+                "notifications": {
+                    "smtp": {"host": "smtp example", "from_address": "rf@acme.example"}
+                }
+            },
+            "notifications.smtp.host",
+        ),
+        ({"llm": {"base_url": "localhost:11434/v1"}}, "llm.base_url"),
         ({"llm": {"provider": "skynet"}}, "llm.provider"),
         ({"company": {"cfo": "cfo@acme.example"}}, "company.cfo"),
         ({"vpCustomerSuccess": "vp@acme.example"}, "vpCustomerSuccess"),

@@ -1,8 +1,8 @@
 """The escalation ladder reaches the people the settings name: an admin configures the company
-contacts, SMTP and a Slack-style webhook through the API; with the CSM's manager set
-(users.manager_id), an account 22 days overdue delivers its manager, VP, war-room and CEO
-notifications to exactly those recipients, each once. A notification whose recipients resolve
-to nobody is recorded undeliverable, with the reason, never dropped."""
+contacts, the CSM's manager, SMTP and a Slack-style webhook through the API; an account 22 days
+overdue then delivers its manager, VP, war-room and CEO notifications to exactly those
+recipients, each once. A notification whose recipients resolve to nobody is recorded
+undeliverable, with the reason, never dropped."""
 
 from __future__ import annotations
 
@@ -52,7 +52,9 @@ def _day(days_until_renewal: int) -> datetime:
     return noon - timedelta(days=days_until_renewal)
 
 
-def _tenant_with_an_overdue_customer(db: Database, *, manager: bool) -> tuple[uuid.UUID, str]:
+def _tenant_with_an_overdue_customer(db: Database) -> tuple[uuid.UUID, str]:
+    """A tenant with an admin (and their API key) and one customer past its renewal date, its
+    overdue workflow started: nothing else is configured."""
     with db.service_transaction() as conn:
         tenant: uuid.UUID = accounts.create_tenant(conn, f"Escalations {uuid.uuid4().hex[:6]}")[
             "id"
@@ -62,7 +64,6 @@ def _tenant_with_an_overdue_customer(db: Database, *, manager: bool) -> tuple[uu
         key = accounts.issue_key(
             conn, user_id=admin["id"], tenant_id=tenant, role=accounts.Role.ADMIN
         )
-        boss = accounts.create_user(conn, email=MANAGER, role=accounts.Role.MANAGER)
         context.upsert_customer(
             conn,
             context.CustomerIn.model_validate(
@@ -74,15 +75,21 @@ def _tenant_with_an_overdue_customer(db: Database, *, manager: bool) -> tuple[uu
                 }
             ),
         )
-        if manager:  # the people screen sets it; here, directly
-            conn.execute("UPDATE users SET manager_id = %s WHERE email = %s", (boss["id"], CSM))
     with db.service_transaction() as conn:
         assert sweep(conn, _day(-1)).started == 1  # the overdue workflow
     return tenant, key.secret
 
 
 def _configure(api: str, key: str, smtp_port: int, hook: Hook) -> None:
+    """Everything an admin sets, through the API only: the CSM's manager (a new person), the
+    company contacts, SMTP and a Slack-style webhook whose URL is a secret."""
     with httpx.Client(base_url=api, headers=bearer(key)) as http:
+        boss = http.post("/api/users", json={"email": MANAGER, "role": "manager", "name": "Mia"})
+        assert boss.status_code == 201, boss.text
+        (csm,) = [u for u in http.get("/api/users").json() if u["email"] == CSM]
+        assigned = http.patch(f"/api/users/{csm['id']}", json={"manager_id": boss.json()["id"]})
+        assert assigned.status_code == 200, assigned.text
+        assert assigned.json()["manager_email"] == MANAGER
         answer = http.patch(
             "/api/tenant",
             headers={"Content-Type": "application/merge-patch+json"},
@@ -120,7 +127,7 @@ def test_a_22_day_overdue_account_reaches_manager_vp_war_room_and_ceo_once_each(
 ) -> None:
     db, api = own_db
     inbox, port = smtp_server()
-    tenant, key = _tenant_with_an_overdue_customer(db, manager=True)
+    tenant, key = _tenant_with_an_overdue_customer(db)
     _configure(api, key, port, webhook)
 
     for day in range(-1, -23, -1):  # the schedule runs every day, twice
@@ -173,7 +180,7 @@ def test_recipients_that_resolve_to_nobody_are_undeliverable_with_the_reason(
     own_db: tuple[Database, str],
 ) -> None:
     db, api = own_db
-    tenant, key = _tenant_with_an_overdue_customer(db, manager=False)  # no contacts set either
+    tenant, key = _tenant_with_an_overdue_customer(db)  # no manager, no contacts
     for day in range(-1, -23, -1):
         run_schedule(db, _day(day))
     undeliverable = {
@@ -184,7 +191,7 @@ def test_recipients_that_resolve_to_nobody_are_undeliverable_with_the_reason(
     assert undeliverable["manager-escalation"] == (
         "permanent: undeliverable: notifications[manager-escalation].recipients: nobody to send "
         "to: recipients[0] {{csm.manager}} resolved to nobody: the CSM has no manager "
-        "(users.manager_id)"
+        "(PATCH /api/users/{id} manager_id, or renewflow users set --manager)"
     )
     assert "company.vp_customer_success is not set" in undeliverable["vp-escalation"]
     ceo = undeliverable["ceo-escalation"]

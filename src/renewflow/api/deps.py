@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from renewflow.accounts import Principal, Role, authenticate, keys
 from renewflow.db import Connection, Database
+from renewflow.observability import context
 
 _BEARER = "bearer "
 _REMEMBER_SECONDS = 10.0
@@ -90,6 +91,8 @@ async def get_principal(request: Request, database: DatabaseDep) -> Principal:
             raise _unauthorized("unknown or revoked API key")
         _recent.put(secret, principal)
     request.state.api_key = secret
+    # the request's own context (its task): its route's log lines carry the tenant
+    context.tenant_id.set(str(principal.tenant_id))
     return principal
 
 

@@ -8,6 +8,9 @@ from importlib import resources
 from typing import LiteralString, cast
 
 _SECTION = re.compile(r"^-- name: ([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+# A query's own comment stays in the file: the server (pg_stat_statements, its logs) and the
+# tracing spans, named after a statement's first word, see the statement.
+_LEADING_COMMENTS = re.compile(r"\A(?:--[^\n]*\n\s*)+")
 
 
 @cache
@@ -23,5 +26,5 @@ def load_queries(package: str, filename: str = "queries.sql") -> dict[str, Liter
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in queries:
             raise ValueError(f"{package}/{filename}: query {name!r} is defined twice")
-        queries[name] = cast(LiteralString, body.strip())
+        queries[name] = cast(LiteralString, _LEADING_COMMENTS.sub("", body.strip()))
     return queries

@@ -73,7 +73,8 @@ def _resolve(notification: Notification, context: dict[str, Any]) -> tuple[list[
 _UNSET = "is not set in the tenant settings (PATCH /api/tenant, or renewflow tenants set)"
 _WHY_EMPTY = {
     "csm.email": "the customer has no CSM",
-    "csm.manager": "the CSM has no manager (users.manager_id)",
+    "csm.manager": "the CSM has no manager (PATCH /api/users/{id} manager_id, or renewflow "
+    "users set --manager)",
     "company.vpCustomerSuccess": f"company.vp_customer_success {_UNSET}",
     "company.ceo": f"company.ceo {_UNSET}",
     "company.warRoom": f"company.war_room {_UNSET}",

@@ -81,6 +81,154 @@ class MockProvider:
             provider=self.name,
         )
 
+    def chat(self, request: Any, on_delta: Callable[[str], None] | None = None) -> Any:
+        """The next assistant turn of a chat (`renewflow.llm.chat.ChatRequest`), decided by
+        `mock_turn`: the same conversation always gets the same turn."""
+        from renewflow.llm.chat import ChatResponse, ToolCall
+
+        user_text, results = _last_turn(request.messages)
+        names = [t.name for t in request.tools]
+        text, calls = mock_turn(user_text, results, names, context=request.context)
+        seed = hashlib.sha256(
+            json.dumps([request.system, user_text, len(request.messages)]).encode()
+        ).hexdigest()
+        tool_calls = tuple(
+            ToolCall(f"call_{seed[:8]}_{i}", name, args, json.dumps(args))
+            for i, (name, args) in enumerate(calls)
+        )
+        if on_delta is not None and text:
+            for piece in re.findall(r"\S+\s*", text):
+                on_delta(piece)
+        sent = request.system + "".join(m.content for m in request.messages)
+        return ChatResponse(
+            text=text,
+            tool_calls=tool_calls,
+            model=request.model or self.default_model,
+            input_tokens=_tokens(sent),
+            output_tokens=_tokens(text) + sum(_tokens(json.dumps(a)) for _, a in calls),
+            finish_reason="tool_calls" if tool_calls else "stop",
+            provider=self.name,
+        )
+
+
+# -- chat: deterministic tool calls -------------------------------------------------------------
+
+# `[[tool:<name> {json arguments}]]` in a user message makes the mock call exactly that tool, with
+# exactly those arguments (even an unknown tool, or arguments that are not an object): tests use it
+# to drive the tool loop's refusals.
+_DIRECTIVE = re.compile(r"\[\[tool:([A-Za-z0-9_.-]+)\s*(.*?)\]\]", re.S)
+_CHART_WORDS = ("chart", "plot", "graph")
+_QUERY_WORDS = (
+    ("renewal history", "renewals_history"),
+    ("history", "renewals_history"),
+    ("contract", "contracts"),
+    ("usage", "usage"),
+    ("task", "tasks"),
+)
+_SEARCH_WORDS = ("search", "document", "knowledge", "policy", "playbook", "guide")
+_CITATION = re.compile(r"^\[(\d+)\]", re.M)
+
+
+def _last_turn(messages: Any) -> tuple[str, list[tuple[str, str, bool]]]:
+    """The latest user message, and the tool results that came after it (name, text, error)."""
+    names: dict[str, str] = {}
+    results: list[tuple[str, str, bool]] = []
+    user_text = ""
+    for message in messages:
+        if message.role == "user":
+            user_text, results = message.content, []
+        elif message.role == "assistant":
+            names.update({c.id: c.name for c in message.tool_calls})
+        elif message.role == "tool":
+            name = names.get(message.tool_call_id or "", "tool")
+            results.append((name, message.content, message.is_error))
+    return user_text, results
+
+
+def mock_turn(
+    user_text: str,
+    tool_results: list[tuple[str, str, bool]],
+    tool_names: list[str],
+    *,
+    context: Mapping[str, Any] | None = None,
+) -> tuple[str, list[tuple[str, Any]]]:
+    """The mock's next turn: (text, tool calls as (name, arguments)). Tools are called only
+    before any result came back in this turn, so the loop always ends with a text answer:
+
+    - a `[[tool:name {...}]]` directive calls that tool with those arguments;
+    - "chart", "plot", "graph" call create_chart; "contract", "usage", "task", "history" call
+      database_query with the matching named query; "search", "document", "policy"... call
+      rag_search with the question;
+    - otherwise (or once results are back) the answer is text: what the tools returned, and the
+      knowledge passages the question carried, cited by their numbers.
+    """
+    lowered = user_text.lower()
+    if not tool_results:
+        found = _DIRECTIVE.search(user_text)
+        if found is not None:
+            try:
+                args: Any = json.loads(found.group(2)) if found.group(2).strip() else {}
+            except json.JSONDecodeError:
+                args = found.group(2)
+            return "", [(found.group(1), args)]
+        calls: list[tuple[str, Any]] = []
+        if "create_chart" in tool_names and any(w in lowered for w in _CHART_WORDS):
+            calls.append(
+                (
+                    "create_chart",
+                    {
+                        "type": "bar",
+                        "title": "Usage by month",
+                        "labels": ["Jan", "Feb", "Mar"],
+                        "series": [{"name": "active users", "data": [120, 135, 128]}],
+                    },
+                )
+            )
+        elif "database_query" in tool_names:
+            for word, query in _QUERY_WORDS:
+                if word in lowered:
+                    calls.append(("database_query", {"query": query}))
+                    break
+        if not calls and "rag_search" in tool_names and any(w in lowered for w in _SEARCH_WORDS):
+            question = _DIRECTIVE.sub("", user_text).strip()[:200] or "renewal"
+            calls.append(("rag_search", {"query": question}))
+        if calls:
+            return "", calls
+    parts = []
+    question = user_text.split("\n", 1)[0].strip()
+    if len(question) > 120:
+        question = question[:117] + "..."
+    name = None
+    if context is not None:
+        customer = context.get("customer")
+        if isinstance(customer, Mapping):
+            name = customer.get("name")
+    parts.append(f"About {name}: " if name else "")
+    parts.append(f"you asked {question!r}.")
+    for tool, text, failed in tool_results:
+        if failed:
+            parts.append(f" The {tool} tool failed: {text[:200]}.")
+        else:
+            parts.append(f" The {tool} tool returned {_summary(text)}.")
+    cited = sorted({int(n) for n in _CITATION.findall(user_text)})
+    if cited:
+        parts.append(" The knowledge base says so " + "".join(f"[{n}]" for n in cited) + ".")
+    return "".join(parts), []
+
+
+def _summary(text: str) -> str:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return f"{len(text)} characters"
+    if isinstance(value, dict):
+        for key in ("rows", "results", "chunks"):
+            if isinstance(value.get(key), list):
+                return f"{len(value[key])} {key}"
+        if "chartId" in value or "messageId" in value:
+            return "a chart"
+    return "an answer"
+
 
 def generate(schema: dict[str, Any], seed: str, *, context: Mapping[str, Any] | None = None) -> Any:
     """A value valid against `schema` (the subset in `renewflow.llm.schema`), fixed by `seed`.

@@ -30,20 +30,29 @@ class SmtpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str
-    port: int = Field(default=587, ge=1, le=65535)
+    port: int = Field(default=587, ge=1, le=65535, description="The SMTP server's port.")
     security: Literal["starttls", "ssl", "none"] = Field(
         default="starttls",
         description="starttls (usually port 587), ssl = implicit TLS (465), none (a local relay).",
     )
-    username: str | None = None
-    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    username: str | None = Field(
+        default=None, description="The login, when the server wants one (with a password)."
+    )
+    password_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The environment variable holding the SMTP password (instead of "
+        "password_secret).",
+    )
     password_secret: str | None = Field(
         default=None,
         pattern=_SECRET_NAME,
         description="The name of the tenant secret holding the SMTP password.",
     )
-    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-    from_name: str | None = None
+    from_address: str = Field(
+        pattern=r"^[^@\s]+@[^@\s]+$", description="The sender's address (From:)."
+    )
+    from_name: str | None = Field(default=None, description="The sender's name (From:).")
     timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds per socket operation.")
     ca_file: str | None = Field(
         default=None, description="PEM bundle to verify the server with, for a private CA."

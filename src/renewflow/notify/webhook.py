@@ -49,8 +49,14 @@ class WebhookSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str | None = Field(default=None, max_length=2048)
-    url_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="The URL to POST to (a Slack URL is a credential: prefer url_secret).",
+    )
+    url_env: str | None = Field(
+        default=None, pattern=_ENV_NAME, description="The environment variable holding the URL."
+    )
     url_secret: str | None = Field(
         default=None, pattern=_SECRET_NAME, description="The tenant secret holding the URL."
     )
@@ -59,8 +65,16 @@ class WebhookSettings(BaseModel):
         description="json: renewflow's body; slack: a Slack incoming webhook's {text}.",
     )
     headers: dict[str, str] = Field(default_factory=dict, description="Extra, non-secret headers.")
-    secret_header: str | None = Field(default=None, max_length=100)
-    secret_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    secret_header: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A header sent with a secret value (e.g. Authorization).",
+    )
+    secret_env: str | None = Field(
+        default=None,
+        pattern=_ENV_NAME,
+        description="The environment variable holding secret_header's value.",
+    )
     header_secret: str | None = Field(
         default=None,
         pattern=_SECRET_NAME,
@@ -71,7 +85,7 @@ class WebhookSettings(BaseModel):
         pattern=_SECRET_NAME,
         description="The tenant secret each body is signed with (X-Renewflow-Signature).",
     )
-    timeout: float = Field(default=10.0, gt=0, le=120)
+    timeout: float = Field(default=10.0, gt=0, le=120, description="Seconds per request.")
 
     @model_validator(mode="after")
     def _one_url(self) -> WebhookSettings:

@@ -61,7 +61,10 @@ log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 TENANT_LABEL_ENV = "RENEWFLOW_METRICS_TENANT_LABEL"
 SCRAPE_DB_TIMEOUT = 1.0  # seconds a scrape waits for the database's answers
-SAMPLE_EVERY = 5.0  # seconds between two samples of the pools' statistics (multiprocess mode)
+# seconds between two samples of the pools' statistics in multiprocess mode (a scrape samples
+# the process it asks; the others' pool gauges are at most this old); a sample is a few reads of
+# memory and writes to a mapped file
+SAMPLE_EVERY = 1.0
 
 _Q = load_queries("renewflow.observability")
 
@@ -208,7 +211,7 @@ class _Families:
         self.periodic_interval = Gauge(
             "renewflow_periodic_interval_seconds",
             "The interval of each periodic job a running worker schedules.",
-            ["job"],
+            ["periodic_job"],
             registry=r,
             multiprocess_mode="livemax",
         )
@@ -395,22 +398,22 @@ class _DatabaseCollector:
         last_slot = GaugeMetricFamily(
             "renewflow_periodic_last_slot_timestamp_seconds",
             "Start of the newest slot of each periodic job that a worker took.",
-            labels=["job"],
+            labels=["periodic_job"],
         )
         last_ok = GaugeMetricFamily(
             "renewflow_periodic_last_ok_slot_timestamp_seconds",
             "Start of the newest slot of each periodic job that ran (or runs) without failing.",
-            labels=["job"],
+            labels=["periodic_job"],
         )
         failing = GaugeMetricFamily(
             "renewflow_periodic_failing",
             "1 while the newest slot of a periodic job failed and waits for its next attempt.",
-            labels=["job"],
+            labels=["periodic_job"],
         )
         failures = GaugeMetricFamily(
             "renewflow_job_failures_open",
             "Open failures of cross-tenant jobs (job_failures), by job and subject type.",
-            labels=["job", "subject"],
+            labels=["periodic_job", "subject"],
         )
         if snapshot is not None:
             for queue, states in sorted(snapshot.depths.items()):
@@ -517,11 +520,11 @@ class Metrics:
 
     def _sample_forever(self) -> None:
         while True:
-            time.sleep(SAMPLE_EVERY)
             try:
                 self.sample_pools()
             except Exception:  # a sample must never end the thread
                 log.exception("metrics: sampling the pools failed")
+            time.sleep(SAMPLE_EVERY)
 
     # -- exposition -----------------------------------------------------------------------------
 
@@ -570,12 +573,11 @@ class Metrics:
         extra = (self._tenant(tenant or "none"),) if f.tenant_label else ()
         f.llm_calls.labels(provider, model, outcome, *extra).inc()
         f.llm_duration.labels(provider, model).observe(seconds)
-        if input_tokens:
-            f.llm_tokens.labels(provider, model, "input", *extra).inc(input_tokens)
-        if output_tokens:
-            f.llm_tokens.labels(provider, model, "output", *extra).inc(output_tokens)
-        if cost_usd:
-            f.llm_cost.labels(provider, model, *extra).inc(cost_usd)
+        # every call's series exist, at 0 if need be (an unpriced model, a call that failed
+        # before any token): a rate over them then works from the first call on
+        f.llm_tokens.labels(provider, model, "input", *extra).inc(max(input_tokens or 0, 0))
+        f.llm_tokens.labels(provider, model, "output", *extra).inc(max(output_tokens or 0, 0))
+        f.llm_cost.labels(provider, model, *extra).inc(max(cost_usd or 0.0, 0.0))
         if attempts > 1:
             f.llm_retries.labels(provider, model).inc(attempts - 1)
 

@@ -2,7 +2,12 @@
 changed through `update_settings` (a JSON Merge Patch, audited), with its credentials sealed at
 rest (`secrets`)."""
 
-from renewflow.settings.errors import SecretKeyMissing, SecretUnreadable, SettingsError
+from renewflow.settings.errors import (
+    SecretKeyMissing,
+    SecretUnreadable,
+    SettingsError,
+    TenantNotFound,
+)
 from renewflow.settings.model import TenantSettings, read_settings
 from renewflow.settings.service import (
     Actor,
@@ -19,6 +24,7 @@ __all__ = [
     "SecretKeyMissing",
     "SecretUnreadable",
     "SettingsError",
+    "TenantNotFound",
     "TenantSettings",
     "current_settings",
     "list_changes",

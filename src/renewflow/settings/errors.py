@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from renewflow.errors import ConflictError, RenewflowError
+from renewflow.errors import ConflictError, NotFoundError, RenewflowError
 
 
 class SettingsError(RenewflowError):
@@ -17,3 +17,10 @@ class SecretKeyMissing(SettingsError, ConflictError):
 class SecretUnreadable(SettingsError):
     """A stored secret cannot be opened: it was sealed under a key this process does not hold,
     or it was altered. The message names the secret and the key id, never the value."""
+
+
+class TenantNotFound(SettingsError, NotFoundError):
+    """The transaction's tenant does not exist (an operator's mistyped --tenant)."""
+
+    def __init__(self) -> None:
+        super().__init__("tenant not found")

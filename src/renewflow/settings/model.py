@@ -101,6 +101,17 @@ class TenantSmtp(SmtpSettings):
     """The SMTP server notifications of type email go out through."""
 
     host: str = Field(pattern=_HOST, max_length=253, description="The SMTP server's host name.")
+    from_address: Email = Field(description="The sender's address (From:).")
+
+
+class TenantLLM(LLMSettings):
+    """The LLM provider (docs/llm.md): the key is a tenant secret (`api_key_secret`) or an
+    environment variable of the server (`api_key_env`), never a setting."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _http_url(value)
 
 
 class TenantWebhook(WebhookSettings):
@@ -138,7 +149,7 @@ class Notifications(_Section):
 class WebhookEndpoint(_Section):
     """An endpoint the post-webhook task processor may call (`metadata.webhook` names it)."""
 
-    url: str | None = Field(default=None, max_length=2048)
+    url: str | None = Field(default=None, max_length=2048, description="The URL to POST to.")
     url_secret: SecretName | None = Field(
         default=None, description="The tenant secret holding the URL (instead of url)."
     )
@@ -161,6 +172,8 @@ class WebhookEndpoint(_Section):
 
 
 class Tasks(_Section):
+    """Action-plan tasks (docs/tasks.md)."""
+
     snooze_deadline_days: int = Field(
         default=7,
         ge=1,
@@ -172,16 +185,36 @@ class Tasks(_Section):
 class Retention(_Section):
     """Reserved: nothing deletes old rows yet; these are kept for the feature that will."""
 
-    notifications_days: int | None = Field(default=None, ge=1, le=3650)
-    llm_calls_days: int | None = Field(default=None, ge=1, le=3650)
-    audit_days: int | None = Field(default=None, ge=1, le=3650)
+    notifications_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Days notifications are kept (reserved)."
+    )
+    llm_calls_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Days LLM call records are kept (reserved)."
+    )
+    audit_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days the settings audit trail is kept (reserved).",
+    )
 
 
 class Budget(_Section):
     """Reserved: nothing enforces or reports a budget yet."""
 
-    llm_monthly_usd: Decimal | None = Field(default=None, ge=0, le=10_000_000, decimal_places=2)
-    alert_percent: int | None = Field(default=None, ge=1, le=100)
+    llm_monthly_usd: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=10_000_000,
+        decimal_places=2,
+        description="The LLM spend a month may reach, in US dollars (reserved).",
+    )
+    alert_percent: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="The share of the budget at which admins are warned (reserved).",
+    )
 
 
 class TenantSettings(_Section):
@@ -190,7 +223,7 @@ class TenantSettings(_Section):
     display_name: str = Field(
         default="",
         max_length=255,
-        description="The tenant's name, as the console shows it (the column tenants.name).",
+        description="The tenant's name, as the console and the messages show it.",
     )
     time_zone: str = Field(
         default="UTC",
@@ -202,9 +235,7 @@ class TenantSettings(_Section):
         description="Reserved, not read yet: ISO 4217 code (each contract has its own currency).",
     )
     company: Company = Field(default_factory=Company)
-    llm: LLMSettings = Field(
-        default_factory=LLMSettings, description="The LLM provider (docs/llm.md)."
-    )
+    llm: TenantLLM = Field(default_factory=TenantLLM, description="The LLM provider (docs/llm.md).")
     notifications: Notifications = Field(default_factory=Notifications)
     webhooks: dict[
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")],
@@ -292,7 +323,11 @@ LEGACY_KEYS = {
 
 def normalize(stored: dict[str, Any]) -> dict[str, Any]:
     """The stored document in the current shape: the flat keys of earlier versions moved into
-    their sections (a value already in the section wins). The same move as migration 0020."""
+    their sections (a value already in the section wins), the same move as migration 0020; a
+    top-level null is a key not set, as in a merge patch (`{"notifications": null}`: the
+    delivery job's slice of a tenant that configured no channel, or SQL written by hand)."""
+    if None in stored.values():
+        stored = {key: value for key, value in stored.items() if value is not None}
     if not any(key in stored for key in LEGACY_KEYS):
         return stored
     doc = dict(stored)

@@ -12,13 +12,13 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from renewflow.settings.model import COLUMNS, TenantSettings
+from renewflow.settings.model import COLUMNS, EMAIL_PATTERN, TenantSettings
 
 TABLE = ("<!-- settings-reference:start -->", "<!-- settings-reference:end -->")
 SCHEMA = ("<!-- settings-schema:start -->", "<!-- settings-schema:end -->")
@@ -43,8 +43,12 @@ def _mapped_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _kind(annotation: Any) -> str:
-    schema = TypeAdapter(annotation).json_schema()
+def _kind(field: FieldInfo) -> str:
+    """The type of a setting as the docs show it, with the bounds the model checks."""
+    # the field's own constraints too: they live on the FieldInfo, not on its annotation
+    constraints = FieldInfo.merge_field_infos(field, default=None)
+    constrained: Any = Annotated[field.annotation, constraints]
+    schema = TypeAdapter(constrained).json_schema()
     options = schema.get("anyOf", [schema])
     parts = []
     nullable = False
@@ -58,10 +62,15 @@ def _kind(annotation: Any) -> str:
         kind = option.get("type", "value")
         if option.get("format") in ("time", "date-time"):
             kind = f"{option['format']}"
+        if option.get("pattern") == EMAIL_PATTERN:
+            kind = "email address"
+        elif option.get("pattern", "").startswith("(^#"):
+            kind = "email address or #channel"
         bounds = [
             f"≥ {option['minimum']}" if "minimum" in option else "",
             f"> {option['exclusiveMinimum']}" if "exclusiveMinimum" in option else "",
             f"≤ {option['maximum']}" if "maximum" in option else "",
+            f"at most {option['maxLength']} characters" if "maxLength" in option else "",
         ]
         shown = ", ".join(b for b in bounds if b)
         if kind == "object" and "additionalProperties" in option:
@@ -81,13 +90,32 @@ def _default(field: FieldInfo) -> str:
         return "required"
     if value is None:
         return "—"
-    return f"`{json.dumps(value)}`" if not isinstance(value, str) else f"`{value}`"
+    return f"`{value}`" if isinstance(value, str) and value else f"`{json.dumps(value)}`"
 
 
-def _description(field: FieldInfo, model: type[BaseModel], name: str) -> str:
-    text = field.description or ""
+# Fields of models outside this package (renewflow.llm) that carry no description of their own.
+NOTES = {
+    "llm.provider": "Which provider answers: mock (deterministic, no network), openai, "
+    "anthropic, or any OpenAI-compatible server (base_url).",
+    "llm.max_retries": "Retries of a call that timed out, was rate-limited or failed on the "
+    "server's side.",
+    "llm.backoff_base": "Seconds before the first retry; doubled each time.",
+    "llm.backoff_max": "The longest pause between two retries, in seconds.",
+    "llm.max_retry_after": "The longest Retry-After the client waits for, in seconds; a "
+    "longer one fails the call.",
+}
+
+
+def _description(field: FieldInfo, model: type[BaseModel], name: str, key: str = "") -> str:
+    text = field.description or NOTES.get(key, "")
     if model is TenantSettings and name in COLUMNS:
         text += f" Stored in the column tenants.{COLUMNS[name]}."
+    return " ".join(text.replace("|", "\\|").split())
+
+
+def _section(field: FieldInfo, inner: type[BaseModel]) -> str:
+    """A section's row: its field's description, else the first paragraph of its class's."""
+    text = field.description or (inner.__doc__ or "").split("\n\n")[0]
     return " ".join(text.replace("|", "\\|").split())
 
 
@@ -99,19 +127,23 @@ def rows(model: type[BaseModel] = TenantSettings, prefix: str = "") -> list[tupl
         inner = _model_of(field.annotation)
         mapped = _mapped_model(field.annotation)
         if name in OPAQUE and model is TenantSettings:
-            found.append((key, "object", "—", _description(field, model, name)))
+            found.append((key, "object", "—", _description(field, model, name, key)))
         elif inner is not None:
-            if field.description:
-                found.append((key, "object", "—", _description(field, model, name)))
+            nullable = " or null" if _nullable(field) else ""
+            found.append((key, f"object{nullable}", "—", _section(field, inner)))
             found.extend(rows(inner, f"{key}."))
         elif mapped is not None:
-            found.append((f"{key}", "object", "—", _description(field, model, name)))
+            found.append((f"{key}", "object", "—", _description(field, model, name, key)))
             found.extend(rows(mapped, f"{key}.<name>."))
         else:
             found.append(
-                (key, _kind(field.annotation), _default(field), _description(field, model, name))
+                (key, _kind(field), _default(field), _description(field, model, name, key))
             )
     return found
+
+
+def _nullable(field: FieldInfo) -> bool:
+    return type(None) in typing.get_args(field.annotation)
 
 
 def table() -> str:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from renewflow.db import Connection, load_queries
 from renewflow.errors import ValidationFailed
+from renewflow.settings.errors import TenantNotFound
 from renewflow.settings.model import COLUMNS, TenantSettings, read_settings
 from renewflow.settings.patch import changed_keys, merge_patch
 from renewflow.settings.secrets import VALUE_MAX, Keyring, SealedSecret, require_keyring
@@ -38,7 +39,7 @@ def load(conn: Connection) -> TenantSettings:
     """The transaction's tenant's settings (its name and time zone included)."""
     row = conn.execute(_Q["tenant"]).fetchone()
     if row is None:
-        return read_settings({})
+        raise TenantNotFound()
     return read_settings(row["settings"], display_name=row["name"], time_zone=row["time_zone"])
 
 
@@ -79,7 +80,8 @@ def update_settings(
     if not isinstance(patch, dict):
         raise ValidationFailed([("body", "a JSON Merge Patch of the settings is an object")])
     row = conn.execute(_Q["tenant_for_update"]).fetchone()
-    assert row is not None, "a tenant transaction has a tenant"
+    if row is None:
+        raise TenantNotFound()
     current = read_settings(row["settings"], display_name=row["name"], time_zone=row["time_zone"])
     # merged into what is stored (in the current shape), not into the defaults: a default
     # stays a default, and moves with the code

@@ -22,6 +22,7 @@ from psycopg_pool import PoolTimeout
 
 from renewflow.db import Database, DatabaseUnavailable, load_queries
 from renewflow.jobs import Lease, Outcome, retry_delay
+from renewflow.observability import context
 from renewflow.tasks.errors import UnknownProcessor
 from renewflow.tasks.processors import ProcessorContext, ProcessorRegistry, ProcessorResult
 from renewflow.tasks.service import to_task
@@ -174,7 +175,8 @@ class TaskQueue:
                 if row is None:
                     outcomes[index] = Outcome.LOST
                     continue
-                result = self._process(lease, row)
+                with context.bound(job=lease.job_id, tenant=lease.tenant_id):
+                    result = self._process(lease, row)
                 if not done:
                     oldest = time.monotonic()
                 done.append((index, self._prepare(lease, result)))

@@ -76,10 +76,18 @@ class ETag:
             raise InvalidInputError(field_name, f"not a workflow ETag: {value!r}") from None
 
 
-def check_config(data: object, workflow_id: str) -> list[ValidationIssue]:
+def check_config(
+    data: object, workflow_id: str, conn: Connection | None = None
+) -> list[ValidationIssue]:
     """Every problem with `data` as the config of workflow `workflow_id`: errors, and warnings
-    where a spec key is read as ours (see `validate_config`)."""
-    issues = validate_config(data)
+    where a spec key is read as ours (see `validate_config`). With `conn`, a chat branch may name
+    the tenant's own saved actions besides the core ones."""
+    saved_actions = None
+    if conn is not None:
+        from renewflow.chat import action_ids  # the chat package builds on this one
+
+        saved_actions = action_ids(conn)
+    issues = validate_config(data, saved_actions=saved_actions)
     if isinstance(data, dict):
         config_id = data.get("id")
         if isinstance(config_id, str) and config_id != workflow_id:
@@ -179,7 +187,7 @@ def create_workflow(
     """A new workflow of the tenant, published at once as version 1. Using a core workflow's id
     creates the tenant's override of it. Raises ValidationFailed listing every error; returns the
     row with its `warnings`."""
-    found = check_config(config, workflow_id)
+    found = check_config(config, workflow_id, conn)
     errors = [
         ValidationIssue(f"config.{i.path}" if i.path else "config", i.message)
         for i in errors_in(found)
@@ -280,7 +288,7 @@ def publish(
     draft = row["draft_config"]
     if draft is None:
         raise WorkflowConflict(f'workflow "{workflow_id}" has no draft to publish')
-    issues = check_config(draft, workflow_id)
+    issues = check_config(draft, workflow_id, conn)
     if errors_in(issues):
         raise _failed("draft.config", errors_in(issues))
     stored = normalized(draft)
@@ -307,7 +315,7 @@ def rollback(
         raise WorkflowConflict(
             f'version {version} is already the published config of "{workflow_id}"'
         )
-    issues = errors_in(check_config(old["config"], workflow_id))
+    issues = errors_in(check_config(old["config"], workflow_id, conn))
     if issues:
         raise _failed(f"versions[{version}].config", issues)
     stored = normalized(old["config"])
@@ -358,14 +366,17 @@ def export_configs(
 
 
 def _parsed(
-    given: WorkflowConfig | Mapping[str, Any], where: str, warnings: list[ValidationIssue]
+    given: WorkflowConfig | Mapping[str, Any],
+    where: str,
+    warnings: list[ValidationIssue],
+    saved_actions: frozenset[str] | None = None,
 ) -> WorkflowConfig:
     if isinstance(given, WorkflowConfig):
         return given
     data = dict(given)
     config_id = data.get("id")
     prefix = config_id if isinstance(config_id, str) and config_id else where
-    issues = validate_config(data)
+    issues = validate_config(data, saved_actions=saved_actions)
     if errors_in(issues):
         raise _failed(prefix, errors_in(issues))
     warnings.extend(
@@ -402,15 +413,18 @@ def import_configs(
     core workflow has that id) or writes a new version; an unchanged config writes nothing.
     A config given as data (a parsed file) is validated first, spec keys mapped.
     All or nothing: the caller's transaction holds every write."""
+    from renewflow.chat import action_ids  # the chat package builds on this one
+
     result = ImportResult()
     seen: set[str] = set()
+    saved_actions = action_ids(conn)
     for n, given in enumerate(configs):
-        config = _parsed(given, f"configs[{n}]", result.warnings)
+        config = _parsed(given, f"configs[{n}]", result.warnings, saved_actions)
         if config.id in seen:
             raise ValidationFailed([("id", f'workflow "{config.id}" is imported twice')])
         seen.add(config.id)
         stored = config.model_dump(mode="json", by_alias=True, exclude_none=True)
-        issues = check_config(stored, config.id)
+        issues = check_config(stored, config.id, conn)
         if issues:
             raise _failed(config.id, issues)
         _describe(conn, change_description or "imported")

@@ -65,13 +65,18 @@ def warnings_in(issues: Iterable[ValidationIssue]) -> list[ValidationIssue]:
 
 
 def validate_config(
-    data: object, *, processors: Collection[str] | None = None
+    data: object,
+    *,
+    processors: Collection[str] | None = None,
+    saved_actions: Collection[str] | None = None,
 ) -> list[ValidationIssue]:
     """Every problem with `data` as a workflow config: errors, and warnings where a spec key was
     read as ours. No errors means it is valid; what to store is then `translate(data).data`.
 
     `processors` are the names `execution.processor` may use (default: the registry's,
-    `step_processor_names()`). Paths are those of `data` as written, spec keys included.
+    `step_processor_names()`). `saved_actions` are the action ids a branch's `savedActionId`
+    may name (default: the core actions; a tenant's service passes its own too). Paths are those
+    of `data` as written, spec keys included.
     """
     # Imported here: vocabulary builds its issues with ValidationIssue, defined above.
     from renewflow.workflows.vocabulary import translate
@@ -82,7 +87,7 @@ def validate_config(
     except ValidationError as error:
         found = [_model_issue(e) for e in error.errors()]
     else:
-        found = _Checker(config, processors).run()
+        found = _Checker(config, processors, saved_actions).run()
     # An object with both names keeps both: its error is the vocabulary's, not "unknown key".
     refused = {issue.path for issue in errors_in(translation.issues)}
     return translation.issues + [
@@ -127,9 +132,15 @@ class _Template:
 
 
 class _Checker:
-    def __init__(self, config: WorkflowConfig, processors: Collection[str] | None = None) -> None:
+    def __init__(
+        self,
+        config: WorkflowConfig,
+        processors: Collection[str] | None = None,
+        saved_actions: Collection[str] | None = None,
+    ) -> None:
         self.config = config
         self.processors = processors
+        self.saved_actions = saved_actions
         self.issues: list[ValidationIssue] = []
         self.index: dict[str, int] = {}
         for i, step in enumerate(config.steps):
@@ -153,6 +164,7 @@ class _Checker:
             self.check_template(template)
         self.check_data_required()
         self.check_processors()
+        self.check_chat_handlers()
         return self.issues
 
     def check_id(self) -> None:
@@ -436,6 +448,31 @@ class _Checker:
                 self.error(
                     f"steps[{i}].execution.processor", f'unknown step processor "{name}": {listed}'
                 )
+
+    def check_chat_handlers(self) -> None:
+        """A branch's `savedActionId` names an action the tenant has (core or its own), and its
+        `llmHandler` a registered handler: `file:` paths are never loaded, so one that names no
+        registered plugin handler is refused here, with the reason."""
+        # imported here: the chat package builds on this one
+        from renewflow.chat.actions import CORE_ACTION_IDS
+        from renewflow.chat.handlers import unresolved
+
+        actions = CORE_ACTION_IDS if self.saved_actions is None else self.saved_actions
+        for i, step in enumerate(self.config.steps):
+            for j, branch in enumerate(step.chat_branches):
+                path = f"steps[{i}].chatBranches[{j}]"
+                if branch.type == "saved_action" and branch.saved_action_id is None:
+                    self.error(f"{path}.savedActionId", "required for a saved_action branch")
+                if branch.saved_action_id is not None and branch.saved_action_id not in actions:
+                    self.error(
+                        f"{path}.savedActionId",
+                        f'no saved action "{branch.saved_action_id}": known actions are '
+                        + ", ".join(sorted(actions)),
+                    )
+                if branch.llm_handler is not None:
+                    why = unresolved(branch.llm_handler, "llm")
+                    if why is not None:
+                        self.error(f"{path}.llmHandler", why)
 
 
 def _reach(graph: Mapping[str, set[str]], start: str) -> set[str]:

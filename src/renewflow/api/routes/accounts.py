@@ -107,14 +107,13 @@ class ReassignedOut(BaseModel):
 
 @contextmanager
 def _body_fields() -> Iterator[None]:
-    """The accounts package names a field as the body does; the API says where it is."""
+    """The accounts package names a field as the body does; the API says where it is. A user a
+    field names that is not there (or is another tenant's: the same answer) is bad input, 422 at
+    that field; a user in the path that is not there is 404."""
     try:
         yield
     except accounts.NoSuchUser as error:
-        field = f"body.{error.field}"
-        raise accounts.NotFound(
-            f"{field}: {error.reason}", errors=[{"field": field, "message": error.reason}]
-        ) from None
+        raise accounts.InvalidInput(f"body.{error.field}", error.reason) from None
     except accounts.InvalidInput as error:
         raise accounts.InvalidInput(f"body.{error.field}", error.reason) from None
 

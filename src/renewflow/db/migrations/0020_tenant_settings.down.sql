@@ -1,4 +1,5 @@
 DROP TABLE tenant_settings_changes;
+DROP FUNCTION tenant_settings_changes_are_appended_only();
 
 -- The sections' contact and snooze keys back to the flat keys of earlier versions.
 UPDATE tenants t

@@ -53,5 +53,22 @@ CREATE TABLE tenant_settings_changes (
 );
 CREATE INDEX tenant_settings_changes_recent ON tenant_settings_changes (tenant_id, changed_at DESC);
 CALL enable_tenant_rls('tenant_settings_changes');
--- an audit trail is appended to, never edited
-REVOKE UPDATE, DELETE ON tenant_settings_changes FROM renewflow_app;
+-- An audit trail is appended to, never edited: an UPDATE or DELETE of a row is refused. A
+-- trigger rather than a REVOKE, so that the referential actions still run (a tenant's deletion
+-- cascades here; a user's deletion clears actor_user_id): those come from a foreign key's own
+-- trigger, one level deeper. Row-level security first hides other tenants' rows, so a statement
+-- aimed at them changes nothing, as on every tenant table.
+CREATE FUNCTION tenant_settings_changes_are_appended_only() RETURNS trigger
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  IF pg_trigger_depth() > 1 THEN
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+  END IF;
+  RAISE EXCEPTION 'the settings audit trail is appended to, never edited'
+    USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER tenant_settings_changes_append_only
+  BEFORE UPDATE OR DELETE ON tenant_settings_changes
+  FOR EACH ROW EXECUTE FUNCTION tenant_settings_changes_are_appended_only();

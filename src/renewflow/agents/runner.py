@@ -1,0 +1,222 @@
+"""The step runner: agent task steps as a `renewflow.jobs.Queue`, one leased job per step.
+
+A step's run is three phases, and nothing is held across the middle one:
+1. the claim (one short service-role transaction) leases the step and returns all its run needs
+   (its task, the tenant's LLM settings, the previous steps' results when it asks for them);
+2. the LLM call, with no transaction open and no connection held;
+3. the fenced finish (`finish_agent_step`, one statement): the result, what was passed as context,
+   the step's LLM calls, and the next step queued (or the task paused for an approval, or done).
+
+A worker that dies between 2 and 3 leaves its step running under a lease that expires: the reaper
+queues that step again (a retry spent) and only that step runs again; the steps before it stay
+completed. A worker that comes back late finds its lease gone and its finish refused (`LOST`),
+though its call's cost is still recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from renewflow.agents.context import build_prompt, previous_results
+from renewflow.db import Database, load_queries
+from renewflow.jobs import Lease, Outcome, retry_delay
+from renewflow.llm import LLMCall, LLMClients, LLMConfigError, LLMError, LLMRateLimited, LLMRequest
+
+log = logging.getLogger(__name__)
+
+_Q = load_queries("renewflow.agents", "runner.sql")
+
+_OUTCOMES = {
+    "completed": Outcome.SUCCESS,
+    "retry": Outcome.RETRY,
+    "failed": Outcome.FAILED,
+    "lost": Outcome.LOST,
+}
+
+# what an agent step answers at most (the result is stored and passed on as text)
+MAX_OUTPUT_TOKENS = 2048
+
+
+class AgentStepQueue:
+    """Queued agent task steps. Everything is one short service-role transaction, and `run`
+    holds none while the LLM answers."""
+
+    name = "agent_steps"
+
+    def __init__(
+        self,
+        database: Database,
+        llm_clients: LLMClients,
+        *,
+        backoff: Callable[[int], float] = retry_delay,
+    ) -> None:
+        self.database = database
+        self.llm_clients = llm_clients
+        self.backoff = backoff
+
+    # -- the lease's life --------------------------------------------------------------------
+
+    def claim(self, worker: str, limit: int, lease_seconds: float) -> list[Lease]:
+        with self.database.service_transaction() as conn:
+            rows = conn.execute(
+                _Q["claim"], {"worker": worker, "limit": limit, "lease_seconds": lease_seconds}
+            ).fetchall()
+        return [
+            Lease(
+                job_id=r["id"],
+                tenant_id=r["tenant_id"],
+                token=r["lease_token"],
+                attempt=r["retry_count"] + 1,
+                max_attempts=r["max_retries"] + 1,
+                kind="agent_step",
+                queued_at=r["queued_at"],
+                claimed_at=r["claimed_at"],
+                payload=r,
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def _pairs(leases: Sequence[Lease]) -> dict[str, Any]:
+        return {"ids": [x.job_id for x in leases], "tokens": [x.token for x in leases]}
+
+    def heartbeat(self, leases: Sequence[Lease], lease_seconds: float) -> int:
+        if not leases:
+            return 0
+        with self.database.service_transaction() as conn:
+            rows = conn.execute(
+                _Q["heartbeat"], {**self._pairs(leases), "lease_seconds": lease_seconds}
+            ).fetchall()
+        return len(rows)
+
+    def release(self, leases: Sequence[Lease]) -> int:
+        if not leases:
+            return 0
+        with self.database.service_transaction() as conn:
+            return len(conn.execute(_Q["release"], self._pairs(leases)).fetchall())
+
+    def reap(self) -> int:
+        with self.database.service_transaction() as conn:
+            row = conn.execute(_Q["reap"]).fetchone()
+        return int(row["reaped"]) if row else 0
+
+    def depth(self) -> Mapping[str, int]:
+        with self.database.service_transaction() as conn:
+            row = conn.execute(_Q["depth"]).fetchone()
+        return dict(row) if row else {}
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run(self, lease: Lease) -> Outcome:
+        row: Mapping[str, Any] = lease.payload
+        context = previous_results(
+            row["previous"] or [],
+            row["context_budget_chars"],
+            include=row["include_previous_context"],
+        )
+        system, prompt = build_prompt(
+            task_name=row["task_name"],
+            step_name=row["step_name"],
+            step_order=row["step_order"],
+            step_count=row["step_count"],
+            instructions=row["instructions"],
+            context=context,
+        )
+        request = LLMRequest(
+            prompt=prompt,
+            system=system,
+            model=row["model"],
+            max_tokens=MAX_OUTPUT_TOKENS,
+            timeout=float(row["timeout_seconds"]) if row["timeout_seconds"] else None,
+        )
+        calls: list[LLMCall] = []
+        outcome, result, error, delay = "completed", {}, None, 0.0
+        in_process = True
+        try:
+            client = self.llm_clients.for_tenant(row["tenant_settings"])
+            in_process = client.in_process
+            response = client.complete(request, deferred=calls)
+        except LLMConfigError as failure:
+            outcome, error = "failed", f"the LLM is not usable: {failure}"
+        except LLMError as failure:
+            outcome, error = "retry", f"{failure.kind}: {failure}"
+            delay = self.backoff(lease.attempt)
+            if isinstance(failure, LLMRateLimited) and failure.retry_after:
+                delay = max(delay, failure.retry_after)
+        else:
+            call = calls[-1] if calls else None
+            result = {
+                "text": response.text.replace("\x00", ""),
+                "provider": call.provider if call else None,
+                "model": response.model,
+                "input_tokens": response.input_tokens,
+                "output_tokens": response.output_tokens,
+                "cost_usd": str(call.cost_usd) if call and call.cost_usd is not None else None,
+                "latency_ms": call.latency_ms if call else response.latency_ms,
+                "prompt_sha256": request.prompt_sha256(),
+                "attempt": lease.attempt,
+            }
+        if error is not None:
+            result = {"error": error, "attempt": lease.attempt}
+        if calls and not in_process:
+            self._record(lease, calls)
+            calls = []
+        return self.finish(
+            lease,
+            outcome,
+            result=result,
+            error=error,
+            context=context.record,
+            delay=delay,
+            calls=calls,
+        )
+
+    def _record(self, lease: Lease, calls: Sequence[LLMCall]) -> None:
+        with self.database.service_transaction() as conn:
+            conn.execute(_Q["record_calls"], {"step_id": lease.job_id, "calls": _encoded(calls)})
+
+    def finish(
+        self,
+        lease: Lease,
+        outcome: str,
+        *,
+        result: Mapping[str, Any],
+        error: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        delay: float = 0.0,
+        calls: Sequence[LLMCall] = (),
+    ) -> Outcome:
+        """The fenced finish: LOST, and nothing but the calls written, if the lease is gone."""
+        with self.database.service_transaction() as conn:
+            row = conn.execute(
+                _Q["finish"],
+                {
+                    "step_id": lease.job_id,
+                    "token": lease.token,
+                    "outcome": outcome,
+                    "result": Jsonb(result),
+                    "error": error,
+                    "context": Jsonb(context or {}),
+                    "delay": delay,
+                    "calls": _encoded(calls),
+                },
+            ).fetchone()
+        assert row is not None
+        state = _OUTCOMES[row["state"]]
+        if state is Outcome.LOST:
+            log.warning("agent step %s: its lease was gone; the result was discarded", lease.job_id)
+        return state
+
+
+def _encoded(calls: Sequence[LLMCall]) -> Jsonb:
+    rows = [
+        {**asdict(c), "cost_usd": str(c.cost_usd) if c.cost_usd is not None else None}
+        for c in calls
+    ]
+    return Jsonb(json.loads(json.dumps(rows, default=str)))

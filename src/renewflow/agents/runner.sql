@@ -1,0 +1,81 @@
+-- Agent task steps as a job queue (the step runner). Each step is its own job: a step with
+-- `run_after` set is queued; a claimed one runs under a lease whose token fences its finish.
+-- All of it runs as the service role (the explicit cross-tenant path); the finish and the
+-- reaper are functions of migration 0025, which lock the task before the step as every writer
+-- of both does. `clock_timestamp()`, not `now()`: the fence is about the moment of the write.
+
+-- name: claim
+-- The step as claimed, with all its run needs: its task, the tenant's LLM settings, how many
+-- steps the task has, and (when it asks for them) the previous steps' results, in order.
+WITH picked AS (
+  SELECT s.id FROM task_steps s
+  WHERE s.status = 'pending' AND s.run_after <= clock_timestamp()
+    AND EXISTS (SELECT 1 FROM agent_tasks t WHERE t.id = s.task_id AND t.status = 'running')
+  ORDER BY s.run_after
+  LIMIT %(limit)s
+  FOR UPDATE OF s SKIP LOCKED
+)
+UPDATE task_steps s
+SET status = 'running', lease_token = gen_random_uuid(), claimed_by = %(worker)s,
+    lease_expires_at = clock_timestamp() + make_interval(secs => %(lease_seconds)s),
+    execution_started_at = clock_timestamp()
+FROM picked, agent_tasks t
+WHERE s.id = picked.id AND t.id = s.task_id
+RETURNING s.id, s.tenant_id, s.task_id, s.lease_token, s.retry_count, s.max_retries,
+          s.run_after AS queued_at, s.execution_started_at AS claimed_at, s.step_order,
+          s.step_name, s.instructions, s.include_previous_context, s.timeout_seconds, s.model,
+          t.name AS task_name, t.user_id, t.context_budget_chars,
+          (SELECT count(*) FROM task_steps c WHERE c.task_id = s.task_id) AS step_count,
+          (SELECT settings FROM tenants WHERE id = s.tenant_id) AS tenant_settings,
+          (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                    'step_id', p.id, 'step_order', p.step_order, 'step_name', p.step_name,
+                    'text', p.execution_result ->> 'text') ORDER BY p.step_order), '[]'::jsonb)
+           FROM task_steps p
+           WHERE s.include_previous_context AND p.task_id = s.task_id
+             AND p.step_order < s.step_order AND p.status = 'completed') AS previous;
+
+-- name: heartbeat
+UPDATE task_steps s
+SET lease_expires_at = clock_timestamp() + make_interval(secs => %(lease_seconds)s)
+FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS held(id, token)
+WHERE s.id = held.id AND s.lease_token = held.token AND s.status = 'running'
+  AND s.lease_expires_at > clock_timestamp()
+RETURNING s.id;
+
+-- name: release
+-- Unstarted (or interrupted) steps go back to the queue; the retry is not counted.
+UPDATE task_steps s
+SET status = 'pending', run_after = clock_timestamp(), execution_started_at = NULL,
+    lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
+FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS held(id, token)
+WHERE s.id = held.id AND s.lease_token = held.token AND s.status = 'running'
+RETURNING s.id;
+
+-- name: reap
+SELECT reap_agent_steps() AS reaped;
+
+-- name: finish
+SELECT finish_agent_step(%(step_id)s, %(token)s, %(outcome)s, %(result)s, %(error)s,
+                         %(context)s, %(delay)s, %(calls)s) AS state;
+
+-- name: record_calls
+-- A network provider's calls, recorded as soon as they answered, before the finish: a worker
+-- killed in between leaves its spend on the step all the same. (An in-process provider's calls
+-- cost nothing and ride with the finish, saving the round trip.)
+INSERT INTO llm_calls (tenant_id, task_step_id, provider, model, input_tokens, output_tokens,
+                       cost_usd, latency_ms, attempts, prompt_sha256, status, error_kind)
+SELECT s.tenant_id, s.id, c.provider, c.model, c.input_tokens, c.output_tokens, c.cost_usd,
+       c.latency_ms, c.attempts, c.prompt_sha256, c.status, c.error_kind
+FROM task_steps s,
+     jsonb_to_recordset(%(calls)s) AS c(provider text, model text, input_tokens integer,
+       output_tokens integer, cost_usd numeric, latency_ms integer, attempts integer,
+       prompt_sha256 text, status text, error_kind text)
+WHERE s.id = %(step_id)s;
+
+-- name: depth
+SELECT
+  count(*) FILTER (WHERE status = 'pending' AND run_after <= now()) AS queued,
+  count(*) FILTER (WHERE status = 'pending' AND run_after > now()) AS waiting,
+  count(*) FILTER (WHERE status = 'running') AS running
+FROM task_steps
+WHERE (status = 'pending' AND run_after IS NOT NULL) OR status = 'running';

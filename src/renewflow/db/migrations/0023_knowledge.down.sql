@@ -1,0 +1,4 @@
+-- The pgvector extension stays: an extension is the database's, not this migration's alone.
+DROP TABLE knowledge_chunks;
+DROP TABLE knowledge_documents;
+DROP TABLE knowledge_bases;
