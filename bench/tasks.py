@@ -174,9 +174,11 @@ def latency(url: str, database: Database, world: dict[str, Any], samples: int) -
     return [float(r["ms"]) for r in rows]
 
 
-def pgbench(url: str, seconds: int, clients: int) -> float:
+def pgbench(url: str, seconds: int, clients: int, *, initialize: bool = True) -> float:
+    """`pgbench -N` tps; `initialize=False` reuses the tables of an earlier call (rounds)."""
     binary = os.environ.get("RENEWFLOW_PGBENCH") or shutil.which("pgbench") or "/usr/bin/pgbench"
-    subprocess.run([binary, "-i", "-s", "10", "-q", url], check=True, capture_output=True)
+    if initialize:
+        subprocess.run([binary, "-i", "-s", "10", "-q", url], check=True, capture_output=True)
     out = subprocess.run(
         [binary, "-N", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), url],
         check=True,

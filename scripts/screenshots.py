@@ -5,7 +5,8 @@ as a superuser able to create a database; otherwise an embedded PostgreSQL in a 
 directory). It loads the demo book into a scratch database, serves the console with a worker,
 signs in as the demo's admin and saves each screen, light theme, 1280 px wide. (The demo's
 workflows have one version each: docs/console/diff.png comes from the browser tests' screenshots,
-test-artifacts/screenshots/<run>/diff-light.png.)
+test-artifacts/screenshots/<run>/diff-light.png.) The step chat (chat.png) is a Negotiate
+execution's current step with a chat branch: its question box asked twice, with the mock provider.
 """
 
 from __future__ import annotations
@@ -30,6 +31,51 @@ def _first(page: Any, selector: str) -> str:
     href = page.locator(selector).first.get_attribute("href")
     assert href, f"nothing matches {selector}"
     return str(href)
+
+
+def _chat(page: Any, base: str, out: Path) -> None:
+    """The step chat of the first active Negotiate execution whose current step has one: its
+    AI branch opened, a question answered with a table, a follow-up with a chart."""
+    page.goto(f"{base}/admin/executions?workflow=negotiate&status=active")
+    links = [
+        str(a.get_attribute("href")) for a in page.locator("td.links a[href^='/executions/']").all()
+    ]
+    for href in links:
+        page.goto(f"{base}{href}")
+        if page.locator("#chat .chat-ask").count():
+            break
+    else:
+        print("no current step with a chat in the demo: chat.png not made")
+        return
+    page.locator("#chat .chat-ask").first.click()
+    box = page.get_by_label("Ask a follow-up question")
+    answered = "#chat-log .msg-assistant:not(.msg-streaming)"
+    for question in ("How is their usage going?", "Show me a chart of their usage"):
+        before = page.locator(answered).count()
+        box.fill(question)
+        box.press("Enter")
+        page.wait_for_function(
+            "([css, n]) => document.querySelectorAll(css).length > n"
+            " && !document.querySelector('.msg-streaming')",
+            arg=[answered, before],
+            timeout=30_000,
+        )
+        box = page.get_by_label("Ask a follow-up question")
+    page.wait_for_load_state("networkidle")
+    page.evaluate("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+    box_of = page.locator("#chat").bounding_box()
+    assert box_of is not None
+    margin = 16
+    page.screenshot(
+        path=str(out / "chat.png"),
+        full_page=True,
+        clip={
+            "x": box_of["x"] - margin,
+            "y": box_of["y"] - margin,
+            "width": box_of["width"] + 2 * margin,
+            "height": box_of["height"] + 2 * margin,
+        },
+    )
 
 
 def main() -> None:
@@ -75,6 +121,7 @@ def main() -> None:
                         "!document.querySelector('[hx-trigger*=every]')", timeout=30_000
                     )
                 shot("task-mode")
+                _chat(page, base, args.out)
                 shot("execution-timeline", execution.replace("/executions/", "/admin/executions/"))
                 shot("workflow", "/admin/workflows/prepare")
                 shot("people", "/admin/people")

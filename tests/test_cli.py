@@ -117,3 +117,25 @@ def test_duplicate_user_is_a_conflict(migrated_url: str) -> None:
     again = run(migrated_url, *args)
     assert again.returncode == 1
     assert "already exists" in again.stderr
+
+
+def test_a_commands_exit_code_reaches_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    import typer
+
+    cli = importlib.import_module("renewflow.cli.app")  # the package's `app` is the Typer object
+
+    @cli.app.command("exit-three", hidden=True)  # type: ignore[untyped-decorator]
+    def exit_three() -> None:
+        raise typer.Exit(3)
+
+    monkeypatch.setattr(sys, "argv", ["renewflow", "exit-three"])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+    finally:
+        cli.app.registered_commands = [
+            c for c in cli.app.registered_commands if c.name != "exit-three"
+        ]
+    assert exited.value.code == 3

@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from renewflow.errors import InvalidInputError
@@ -56,6 +63,20 @@ class Settings(BaseSettings):
     step_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     # Runner threads of a worker for asynchronous step runs (each waits on one LLM call).
     step_workers: int = Field(default=50, ge=1, le=1000)
+
+    # The continuous-intelligence cron endpoint's bearer secret (the spec's CRON_SECRET is read
+    # too), and the previous one, still accepted while callers move to the new one. Without a
+    # secret the endpoint refuses every call (503): it is never open.
+    cron_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("RENEWFLOW_CRON_SECRET", "CRON_SECRET")
+    )
+    cron_secret_previous: SecretStr | None = None
+    # How long a cron call that finds the slot's run under way waits for its result (then it
+    # answers with the run still running).
+    cron_wait_seconds: float = Field(default=30.0, ge=0.0, le=600.0)
+    # What the worker's 30-minute pass does: customers per tenant, and tenants.
+    intelligence_batch_size: int = Field(default=25, ge=1, le=10_000)
+    intelligence_max_workspaces: int = Field(default=50, ge=1, le=100_000)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -7,7 +7,9 @@ One place composes them (as the app factory composes the routers):
 - agent task steps (`agent_workers` at once), on runner threads of their own for the same reason;
 - periodic jobs, each run once per slot however many workers run: the task sweep (snoozes,
   decisions, expired leases), the renewal trigger sweep, scheduled notifications (the overdue
-  ladder), and delivery of queued email and webhook notifications.
+  ladder), delivery of queued email and webhook notifications, the health check (late or down
+  jobs, budgets) and retention. Each writes its rows in the autonomous-run ledger
+  (`renewflow.ledger`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ from renewflow.engine.sweep import JOB as RENEWAL_SWEEP_JOB
 from renewflow.engine.sweep import run_sweep as run_renewal_sweep
 from renewflow.jobs import Metrics, PeriodicJob, Worker, WorkerConfig, retry_delay, serve_metrics
 from renewflow.jobs.metrics import default_metrics
+from renewflow.ledger import TaskType
+from renewflow.ledger.health import ScheduledJob
+from renewflow.ledger.health import job as health_rule
+from renewflow.ledger.jobs import health_job, ledgered, retention_job
 from renewflow.llm import LLMClients, shared_clients
 from renewflow.notify.delivery import delivery_job
 from renewflow.tasks.processors import ProcessorRegistry
@@ -56,6 +62,24 @@ class Intervals:
     renewal_sweep: timedelta = timedelta(hours=1)
     notification_schedule: timedelta = timedelta(minutes=15)
     notification_delivery: timedelta = timedelta(seconds=30)
+    health_check: timedelta = timedelta(minutes=5)
+    retention: timedelta = timedelta(days=1)
+
+
+def scheduled_jobs(intervals: Intervals) -> list[ScheduledJob]:
+    """The health rules of the periodic jobs at these intervals (`renewflow.ledger.health`)."""
+    return [
+        health_rule(TaskType.TASK_SWEEP, "tasks.sweep", intervals.task_sweep),
+        health_rule(TaskType.RENEWAL_SWEEP, RENEWAL_SWEEP_JOB, intervals.renewal_sweep),
+        health_rule(TaskType.NOTIFICATION_SCHEDULE, SCHEDULE_JOB, intervals.notification_schedule),
+        health_rule(
+            TaskType.NOTIFICATION_DELIVERY, "notify.deliver", intervals.notification_delivery
+        ),
+        health_rule(TaskType.SYSTEM_HEALTH_CHECK, "ledger.health", intervals.health_check),
+        health_rule(
+            TaskType.DATA_CLEANUP, "ledger.retention", intervals.retention, timedelta(hours=6)
+        ),
+    ]
 
 
 def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]:
@@ -76,10 +100,24 @@ def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]
         run_schedule(database)
 
     return [
-        sweep_job(database, intervals.task_sweep),
-        PeriodicJob.alone(RENEWAL_SWEEP_JOB, intervals.renewal_sweep, sweep_renewals),
-        PeriodicJob(SCHEDULE_JOB, intervals.notification_schedule, schedule_notifications),
-        delivery_job(database, intervals.notification_delivery),
+        ledgered(database, sweep_job(database, intervals.task_sweep), TaskType.TASK_SWEEP),
+        ledgered(
+            database,
+            PeriodicJob.alone(RENEWAL_SWEEP_JOB, intervals.renewal_sweep, sweep_renewals),
+            TaskType.RENEWAL_SWEEP,
+        ),
+        ledgered(
+            database,
+            PeriodicJob(SCHEDULE_JOB, intervals.notification_schedule, schedule_notifications),
+            TaskType.NOTIFICATION_SCHEDULE,
+        ),
+        ledgered(
+            database,
+            delivery_job(database, intervals.notification_delivery),
+            TaskType.NOTIFICATION_DELIVERY,
+        ),
+        health_job(database, scheduled_jobs(intervals), intervals.health_check),
+        retention_job(database, intervals.retention),
     ]
 
 
@@ -108,6 +146,8 @@ def build_worker(
             renewal_sweep=intervals.renewal_sweep,
             notification_schedule=intervals.notification_schedule,
             notification_delivery=intervals.notification_delivery,
+            health_check=intervals.health_check,
+            retention=intervals.retention,
         )
     queue = TaskQueue(
         database,

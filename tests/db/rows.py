@@ -19,6 +19,7 @@ TENANT_TABLES = (
     "contacts",
     "usage_metrics",
     "customer_intelligence",
+    "customer_data_versions",
     "recommendations",
     "workflows",
     "workflow_versions",
@@ -94,6 +95,7 @@ def base_values(ids: dict[str, uuid.UUID], table: str) -> dict[str, Any]:
             "value": 42,
         },
         "customer_intelligence": {"customer_id": ids.get("customers"), "risk_score": 35},
+        "customer_data_versions": {"customer_id": ids.get("customers")},
         "recommendations": {
             "customer_id": ids.get("customers"),
             "category": "expansion",
@@ -254,9 +256,17 @@ def base_values(ids: dict[str, uuid.UUID], table: str) -> dict[str, Any]:
 
 
 def populate(conn: Connection) -> dict[str, uuid.UUID]:
-    """Inserts one row in every tenant table (workflow_versions comes from the trigger)."""
+    """Inserts one row in every tenant table (workflow_versions and customer_data_versions come
+    from triggers)."""
     ids: dict[str, uuid.UUID] = {}
     for table in TENANT_TABLES:
+        if table == "customer_data_versions":
+            row = conn.execute(
+                "SELECT id FROM customer_data_versions WHERE customer_id = %s", (ids["customers"],)
+            ).fetchone()
+            assert row is not None
+            ids[table] = row["id"]
+            continue
         if table == "workflow_versions":
             row = conn.execute(
                 "SELECT id FROM workflow_versions WHERE workflow_id = %s", (ids["workflows"],)

@@ -33,7 +33,7 @@ EXPECTED = {  # (notification, channel): recipients, over the 31 days after the 
     ("overdue-daily-reminder", "in_app"): 31,
     ("manager-escalation", "email"): 1,
     ("vp-escalation", "email"): 2,
-    ("war-room-escalation", "webhook"): 3,
+    ("war-room-escalation", "webhook"): 4,
     ("ceo-escalation", "email"): 2,
     ("final-escalation", "email"): 3,
 }
@@ -61,6 +61,7 @@ def _overdue_customer(
                     {
                         "vpCustomerSuccess": "vp@vendor.example",
                         "ceo": "ceo@vendor.example",
+                        "warRoom": "#war-room",
                         **(settings or {}),
                     }
                 ),
@@ -212,9 +213,9 @@ def test_delivery_by_email_and_webhook_with_a_visible_retry(
                 }
             }
             tenant = _overdue_customer(db, settings=settings)
-            run_schedule(db, _day(-15))  # manager 1, vp 2, war room 3 (webhook)
-            # 3 emails and 2 of the 3 webhook posts go through; the first post meets a 503
-            assert deliver_now(db) == (5, 1)
+            run_schedule(db, _day(-15))  # manager 1, vp 2, war room 4 (webhook)
+            # 3 emails and 3 of the 4 webhook posts go through; the first post meets a 503
+            assert deliver_now(db) == (6, 1)
             assert sorted(m["To"] for m in received) == [
                 "mia@vendor.example",
                 "mia@vendor.example",
@@ -228,7 +229,7 @@ def test_delivery_by_email_and_webhook_with_a_visible_retry(
                 assert waiting[0]["attempts"] == 1
             assert deliver_now(db) == (0, 0)  # too soon: the retry waits for its backoff
             assert deliver_now(db, now=datetime.now(UTC) + timedelta(minutes=5)) == (1, 0)
-            assert len(_Hook.received) == 3
+            assert len(_Hook.received) == 4
             with db.tenant_transaction(tenant) as conn:
                 statuses = {
                     r["status"]

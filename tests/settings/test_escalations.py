@@ -33,6 +33,7 @@ VP, CEO, MANAGER, CSM = (
     "mia@vendor.example",
     "sarah@vendor.example",
 )
+WAR_ROOM = "#renewals-war-room"  # a channel of the Slack-style webhook
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def _configure(api: str, key: str, smtp_port: int, hook: Hook) -> None:
                 "company": {
                     "vp_customer_success": VP,
                     "ceo": CEO,
-                    "war_room": "#renewals-war-room",
+                    "war_room": WAR_ROOM,
                 },
                 "secrets": {"slack-webhook": hook.url},
                 "notifications": {
@@ -148,6 +149,7 @@ def test_a_22_day_overdue_account_reaches_manager_vp_war_room_and_ceo_once_each(
         ("manager-escalation", "email", MANAGER): 1,
         ("vp-escalation", "email", VP): 1,
         ("vp-escalation", "email", MANAGER): 1,
+        ("war-room-escalation", "webhook", WAR_ROOM): 1,
         ("war-room-escalation", "webhook", VP): 1,
         ("war-room-escalation", "webhook", MANAGER): 1,
         ("war-room-escalation", "webhook", CSM): 1,
@@ -169,11 +171,11 @@ def test_a_22_day_overdue_account_reaches_manager_vp_war_room_and_ceo_once_each(
         ("ceo-escalation", VP): 1,
     }
     # one post per war-room recipient, through the Slack-style webhook the secret names
-    assert len(webhook.received) == 3
+    assert len(webhook.received) == 4
     assert {post.json()["text"].split("\n")[0] for post in webhook.received} == {
         "*War room: Late Co 15 days overdue*"
     }
-    assert len({post.headers["Idempotency-Key"] for post in webhook.received}) == 3
+    assert len({post.headers["Idempotency-Key"] for post in webhook.received}) == 4
 
 
 def test_recipients_that_resolve_to_nobody_are_undeliverable_with_the_reason(
@@ -204,6 +206,7 @@ def test_recipients_that_resolve_to_nobody_are_undeliverable_with_the_reason(
     assert "nobody to send to" not in war_room
     assert "{{company.vpCustomerSuccess}} resolved to nobody" in war_room
     assert "{{csm.manager}} resolved to nobody" in war_room
+    assert "{{company.warRoom}} resolved to nobody" in war_room
     # each once, however often the schedule runs
     run_schedule(db, _day(-22) + timedelta(hours=5))
     counts = Counter(

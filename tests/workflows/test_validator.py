@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from renewflow.workflows import validate_config
 from tests.workflows.factory import config, step
 
@@ -438,3 +440,20 @@ def test_an_unknown_processor_is_refused_with_the_known_names() -> None:
         'steps[0].execution.processor: unknown step processor "a.one": no step processors are '
         "registered"
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "bad", "said"),
+    [
+        ("score", {"type": "number", "minimun": 0}, "'minimun' is not supported"),  # a typo
+        ("owner", {"$ref": "https://schemas.example/owner.json"}, "only local"),
+        ("code", {"type": "string", "pattern": "(?=a)b"}, "linear time"),  # lookaround
+    ],
+)
+def test_an_outputs_schema_that_cannot_work_is_refused_when_saved(
+    field: str, bad: dict[str, Any], said: str
+) -> None:
+    outputs = {"type": "object", "properties": {field: bad}}
+    [found] = messages(config(steps=[step("assess", execution={"outputs": outputs})]))
+    assert found.startswith(f"steps[0].execution.outputs: #/properties/{field}"), found
+    assert said in found

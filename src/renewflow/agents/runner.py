@@ -19,6 +19,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -26,6 +27,7 @@ from psycopg.types.json import Jsonb
 from renewflow.agents.context import build_prompt, previous_results
 from renewflow.db import Database, load_queries
 from renewflow.jobs import Lease, Outcome, retry_delay
+from renewflow.ledger import TaskType, budget, periodic
 from renewflow.llm import LLMCall, LLMClients, LLMConfigError, LLMError, LLMRateLimited, LLMRequest
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,8 @@ class AgentStepQueue:
 
     def run(self, lease: Lease) -> Outcome:
         row: Mapping[str, Any] = lease.payload
+        if self._paused(lease):
+            return Outcome.RETRY
         context = previous_results(
             row["previous"] or [],
             row["context_budget_chars"],
@@ -176,6 +180,35 @@ class AgentStepQueue:
             delay=delay,
             calls=calls,
         )
+
+    def _paused(self, lease: Lease) -> bool:
+        """A step is autonomous LLM work: with the tenant's LLM budget spent it goes back to the
+        queue, uncharged, until the next period (or a raised budget: it looks again every few
+        minutes), and the ledger says why (a `cancelled` row of the hour)."""
+        with self.database.service_transaction() as conn:
+            allowed = budget.allows_autonomous(conn, lease.tenant_id)
+            if allowed:
+                return False
+            conn.execute(
+                _Q["defer"],
+                {
+                    "id": lease.job_id,
+                    "token": lease.token,
+                    "run_after": allowed.resumes_at,
+                    "reason": allowed.reason,
+                },
+            )
+        log.info("agent step %s paused: %s", lease.job_id, allowed.reason)
+        with periodic(
+            self.database,
+            TaskType.AGENT_TASK_STEP,
+            agent_name="agents.steps",
+            every=timedelta(0),
+            tenants=[lease.tenant_id],
+        ) as run:
+            run.cancel(lease.tenant_id, allowed.reason or "the LLM budget is spent")
+            run.count(lease.tenant_id, "steps_paused")
+        return True
 
     def _record(self, lease: Lease, calls: Sequence[LLMCall]) -> None:
         with self.database.service_transaction() as conn:

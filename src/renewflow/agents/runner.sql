@@ -7,10 +7,13 @@
 -- name: claim
 -- The step as claimed, with all its run needs: its task, the tenant's LLM settings, how many
 -- steps the task has, and (when it asks for them) the previous steps' results, in order.
+-- The task's status is read by a scalar subquery, not EXISTS: a semi-join lets the planner hash
+-- every running task and sort the whole queue on each claim (its cost growing with the queue);
+-- a subquery per row keeps the walk down `task_steps_queued` in order, stopping at the first.
 WITH picked AS (
   SELECT s.id FROM task_steps s
   WHERE s.status = 'pending' AND s.run_after <= clock_timestamp()
-    AND EXISTS (SELECT 1 FROM agent_tasks t WHERE t.id = s.task_id AND t.status = 'running')
+    AND (SELECT t.status FROM agent_tasks t WHERE t.id = s.task_id) = 'running'
   ORDER BY s.run_after
   LIMIT %(limit)s
   FOR UPDATE OF s SKIP LOCKED
@@ -49,6 +52,15 @@ SET status = 'pending', run_after = clock_timestamp(), execution_started_at = NU
     lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
 FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS held(id, token)
 WHERE s.id = held.id AND s.lease_token = held.token AND s.status = 'running'
+RETURNING s.id;
+
+-- name: defer
+-- The step may not run yet (the tenant's LLM budget is spent): back to the queue until
+-- `run_after`, the retry not counted, the reason kept on the step.
+UPDATE task_steps s
+SET status = 'pending', run_after = %(run_after)s, execution_started_at = NULL,
+    error_message = %(reason)s, lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
+WHERE s.id = %(id)s AND s.lease_token = %(token)s AND s.status = 'running'
 RETURNING s.id;
 
 -- name: reap

@@ -283,26 +283,34 @@ class CallResult:
 
 def call_model(claimed: Claimed, on_delta: OnDelta | None = None) -> CallResult:
     """The tool loop, holding no connection: at most MAX_TOOL_ROUNDS rounds of tool calls, then
-    one last turn without tools, so the loop always ends with an answer."""
+    one last turn that may not call tools (they stay declared: the history holds their calls),
+    so the loop always ends with an answer.
+
+    The answer is the text of every round, in order (a model often says what it is about to
+    look up before calling a tool), rounds apart by a blank line; streamed, the deltas are that
+    text as it comes, separators included."""
     request, provider = claimed.request, claimed.provider
     available = frozenset(claimed.thread["tools_available"] or [])
     result = CallResult(sources=list(claimed.sources))
     messages = list(request.messages)
     execution_id = claimed.thread["workflow_execution_id"]
+    texts: list[str] = []
     for round_number in range(MAX_TOOL_ROUNDS + 1):
         last = round_number == MAX_TOOL_ROUNDS
         turn = ChatRequest(
             messages=messages,
             system=request.system,
-            tools=() if last else request.tools,
+            tools=request.tools,
+            tool_choice="none" if last else "auto",
             model=request.model,
             temperature=request.temperature,
             max_tokens=request.max_tokens,
             context=request.context,
         )
-        response = _ask(provider, turn, on_delta, result, execution_id)
+        response = _ask(provider, turn, _after(texts, on_delta), result, execution_id)
+        if response.text.strip():
+            texts.append(response.text.lstrip("\n"))
         if not response.tool_calls or last:
-            result.text = response.text
             break
         exchange = []
         messages.append(ChatMessage("assistant", response.text, tool_calls=response.tool_calls))
@@ -331,9 +339,34 @@ def call_model(claimed: Claimed, on_delta: OnDelta | None = None) -> CallResult:
                 }
             )
         result.rounds.append(exchange)
+    result.text = _ROUNDS_APART.join(texts)
     if claimed.retrieval or result.sources:
         result.text = keep_retrieved_citations(result.text, {s["n"] for s in result.sources})
     return result
+
+
+_ROUNDS_APART = "\n\n"
+
+
+def _after(texts: list[str], on_delta: OnDelta | None) -> OnDelta | None:
+    """`on_delta` for the next round: its first text comes after the separator when earlier
+    rounds said something, and without the blank lines it may start with (as stored)."""
+    if on_delta is None:
+        return None
+    started = False
+
+    def send(piece: str) -> None:
+        nonlocal started
+        if not started:
+            piece = piece.lstrip("\n")
+            if not piece:
+                return
+            started = True
+            if texts:
+                piece = _ROUNDS_APART + piece
+        on_delta(piece)
+
+    return send
 
 
 def _ask(

@@ -96,7 +96,10 @@ _USAGE_ERRORS = _usage_error_types()
 def main() -> None:
     """Run the CLI: errors become one line on stderr and a non-zero exit, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # outside standalone mode, click returns a command's `typer.Exit(code)` as the code
+        returned = app(standalone_mode=False)
+        if isinstance(returned, int) and returned:
+            sys.exit(returned)
     except _USAGE_ERRORS as error:
         code = getattr(error, "exit_code", 2)
         message = error.format_message()  # type: ignore[attr-defined]

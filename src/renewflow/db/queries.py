@@ -26,5 +26,5 @@ def load_queries(package: str, filename: str = "queries.sql") -> dict[str, Liter
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in queries:
             raise ValueError(f"{package}/{filename}: query {name!r} is defined twice")
-        queries[name] = cast(LiteralString, _LEADING_COMMENTS.sub("", body.strip()))
+        queries[name] = cast(LiteralString, _LEADING_COMMENTS.sub("", body.strip()))  # type: ignore[redundant-cast]  # mypy reads LiteralString as str
     return queries

@@ -84,38 +84,58 @@ SELECT EXISTS (
 
 -- name: query_terms
 -- What full-text search makes of a query: the strict query (every word, as websearch syntax
--- says) and the loose one (any of its words), and how many lexemes each has (none: the query
--- was stop words only, or punctuation).
+-- says) and the loose one (any of its words), as text, and their sizes (none: the query was
+-- stop words only, or punctuation). The search takes them as parameters, so that its plan sees
+-- them as constants and uses the GIN index.
 WITH strict AS (SELECT websearch_to_tsquery('english', %(query)s) AS q),
 words AS (
   SELECT DISTINCT lexeme
   FROM unnest(tsvector_to_array(to_tsvector('english', %(query)s))) AS lexeme
 )
-SELECT numnode(strict.q) AS strict_nodes,
+SELECT strict.q::text AS strict, numnode(strict.q) AS strict_nodes,
+       coalesce((SELECT string_agg(quote_literal(lexeme), ' | ' ORDER BY lexeme) FROM words), '')
+         AS loose,
        (SELECT count(*) FROM words) AS words
 FROM strict;
 
 -- name: search_fulltext
--- Chunks matching every word first (as websearch_to_tsquery reads the query), then those
--- matching some of its words, which paraphrased questions need: each tier ranked by cover
--- density over the loose query, with the title's words (weight A) counting most.
-WITH strict AS (SELECT websearch_to_tsquery('english', %(query)s) AS q),
-loose AS (
-  SELECT coalesce(string_agg(quote_literal(lexeme), ' | '), '')::tsquery AS q
-  FROM unnest(tsvector_to_array(to_tsvector('english', %(query)s))) AS lexeme
+-- Chunks matching every word first (as websearch_to_tsquery reads the query); when fewer than
+-- `limit` do, those matching some of its words follow, which paraphrased questions need. Each
+-- tier is ranked by cover density over the loose query, the title's words (weight A) counting
+-- most. Ranking reads every candidate's tsvector, so each tier ranks at most `candidates`
+-- matches: what keeps a query of common words fast on a large base.
+WITH every_word AS MATERIALIZED (
+  SELECT c.id FROM knowledge_chunks c
+  WHERE c.search @@ %(strict)s::tsquery
+    AND (%(base_ids)s::uuid[] IS NULL OR c.knowledge_base_id = ANY (%(base_ids)s::uuid[]))
+  LIMIT %(candidates)s
+),
+some_words AS MATERIALIZED (
+  SELECT c.id FROM knowledge_chunks c
+  WHERE (SELECT count(*) FROM every_word) < %(limit)s
+    AND c.search @@ %(loose)s::tsquery
+    AND (%(base_ids)s::uuid[] IS NULL OR c.knowledge_base_id = ANY (%(base_ids)s::uuid[]))
+  LIMIT %(candidates)s
+),
+candidates AS (
+  SELECT id, true AS all_words FROM every_word
+  UNION ALL
+  SELECT id, false FROM some_words WHERE id NOT IN (SELECT id FROM every_word)
+),
+ranked AS (
+  SELECT c.id, c.tenant_id, c.document_id, candidates.all_words,
+         ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', c.search, %(loose)s::tsquery, 1) AS score
+  FROM candidates
+  JOIN knowledge_chunks c ON c.id = candidates.id
+  ORDER BY candidates.all_words DESC, score DESC, c.id
+  LIMIT %(limit)s
 )
 SELECT c.id AS chunk_id, c.document_id, d.title AS document_title, c.knowledge_base_id,
-       c.title, c.body AS text, c.ordinal,
-       (c.search @@ strict.q) AS all_words,
-       ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', c.search, loose.q, 1) AS score
-FROM knowledge_chunks c
-JOIN knowledge_documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id
-CROSS JOIN strict
-CROSS JOIN loose
-WHERE (c.search @@ loose.q OR c.search @@ strict.q)
-  AND (%(base_ids)s::uuid[] IS NULL OR c.knowledge_base_id = ANY (%(base_ids)s::uuid[]))
-ORDER BY all_words DESC, score DESC, c.id
-LIMIT %(limit)s;
+       c.title, c.body AS text, c.ordinal, ranked.all_words, ranked.score
+FROM ranked
+JOIN knowledge_chunks c ON c.id = ranked.id
+JOIN knowledge_documents d ON d.tenant_id = ranked.tenant_id AND d.id = ranked.document_id
+ORDER BY ranked.all_words DESC, ranked.score DESC, c.id;
 
 -- name: embedded_bases
 -- The bases a vector search would read, and what their vectors were (or must be) made with.

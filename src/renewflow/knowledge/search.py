@@ -35,6 +35,9 @@ NO_MATCH = "no indexed chunk matches the query"
 RRF_K = 60
 """Reciprocal-rank fusion's constant (Cormack et al.): a chunk scores sum(1 / (RRF_K + rank))."""
 
+RANK_CANDIDATES = 1000
+"""Matches ranked at most per tier of a full-text search (see `search_fulltext`)."""
+
 _FIELDS = ("chunk_id", "document_id", "document_title", "knowledge_base_id", "title", "text")
 
 
@@ -117,7 +120,14 @@ def _fulltext(
     if terms["words"] == 0 and terms["strict_nodes"] == 0:
         return [], STOP_WORDS_ONLY
     rows = conn.execute(
-        _Q["search_fulltext"], {"query": query, "base_ids": base_ids, "limit": limit}
+        _Q["search_fulltext"],
+        {
+            "strict": terms["strict"] if terms["strict_nodes"] else terms["loose"],
+            "loose": terms["loose"] or terms["strict"],
+            "base_ids": base_ids,
+            "limit": limit,
+            "candidates": RANK_CANDIDATES,
+        },
     ).fetchall()
     return rows, None if rows else NO_MATCH
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import importlib
 import time
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -26,7 +27,11 @@ _BY_CLASS: tuple[tuple[str, type[LLMError], str], ...] = (
     ("APITimeoutError", LLMTimeout, "no answer within the timeout"),
     ("APIConnectionError", LLMUnavailable, "cannot connect"),
     ("APIResponseValidationError", LLMBadResponse, "the answer does not have the expected shape"),
+    # the HTTP client's own, which an SDK lets through while a streamed answer is read
+    ("TimeoutException", LLMTimeout, "no answer within the timeout"),
+    ("TransportError", LLMUnavailable, "the connection failed"),
 )
+_HTTP_ERRORS = frozenset({"TimeoutException", "TransportError"})
 
 _BY_STATUS: dict[int, tuple[type[LLMError], str]] = {
     401: (LLMConfigError, "the API key was refused; check the variable named by api_key_env"),
@@ -70,6 +75,21 @@ def map_sdk_error(error: BaseException, provider: str) -> LLMError:
         if name in names:
             return cls(f"{provider}: {text}", provider=provider)
     return LLMUnavailable(f"{provider}: {type(error).__name__}", provider=provider)
+
+
+def mapped_stream(stream: Any, provider: str, sdk_error: type[BaseException]) -> Iterator[Any]:
+    """The events of an SDK stream, with errors met while reading it mapped to ours (the SDK's,
+    and the HTTP client's read timeouts and broken connections some SDKs let through); the
+    response is closed when the stream ends, fails or is dropped."""
+    try:
+        with stream:
+            yield from stream
+    except sdk_error as error:
+        raise map_sdk_error(error, provider) from None
+    except Exception as error:
+        if _HTTP_ERRORS.isdisjoint(k.__name__ for k in type(error).__mro__):
+            raise
+        raise map_sdk_error(error, provider) from None
 
 
 def _retry_after(response: Any) -> float | None:

@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from renewflow.llm._sdk import import_sdk, map_sdk_error
+from renewflow.llm._sdk import import_sdk, map_sdk_error, mapped_stream
 from renewflow.llm.errors import LLMBadResponse
 from renewflow.llm.models import LLMRequest, LLMResponse
 from renewflow.llm.openai_provider import Tokens, parse_json_answer
@@ -44,6 +44,20 @@ class AnthropicProvider:
 
     def close(self) -> None:
         self._client.close()
+
+    def create_message(self, params: dict[str, Any], *, timeout: float | None = None) -> Any:
+        """One `messages.create` call as multi-turn chat (`renewflow.llm.chat`) builds it:
+        `params` (model, max_tokens, messages, tools...) plus the timeout (None: the provider's).
+        SDK errors are mapped to ours; with `stream: True`, the result is an iterator of events
+        whose errors are mapped too."""
+        sent = {**params, "timeout": timeout if timeout is not None else self._timeout}
+        try:
+            answer = self._client.messages.create(**sent)
+        except self._sdk.AnthropicError as error:
+            raise map_sdk_error(error, self.name) from None
+        if sent.get("stream"):
+            return mapped_stream(answer, self.name, self._sdk.AnthropicError)
+        return answer
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         params: dict[str, Any] = {

@@ -5,22 +5,28 @@ messages) with the tools it may call, and returns the assistant's turn: text, to
 both. With `on_delta`, the answer is streamed and each piece of text is passed to it as it
 arrives; the returned `ChatResponse` is the whole turn all the same.
 
-Wire formats: OpenAI's `tools` / `tool_calls` / `role: tool` messages, Anthropic's `tool_use` /
-`tool_result` content blocks. The mock answers deterministically (`MockProvider.chat`). Errors
+Wire formats: OpenAI's `tools` / `tool_calls` / `role: tool` messages (streamed: `tool_calls`
+deltas, and a last chunk with the usage, asked for with `stream_options.include_usage`),
+Anthropic's `tool_use` / `tool_result` content blocks (streamed: `input_json_delta`s, the usage in
+`message_start` and `message_delta`). The providers' `create_chat` / `create_message` make the
+call and map the SDKs' errors. The mock answers deterministically (`MockProvider.chat`). Errors
 are ours (`LLMError` subclasses), as for `complete`; retryable ones are retried by the provider's
-`RetryingProvider` policy before any text was streamed.
+`RetryingProvider` policy as long as no text of the attempt was streamed.
+
+`tool_choice="none"` asks for an answer without tool calls while still declaring the tools:
+Anthropic refuses a conversation holding `tool_use` blocks without its `tools`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from renewflow.llm._sdk import map_sdk_error
-from renewflow.llm.errors import LLMBadResponse, LLMConfigError, LLMError
+from renewflow.llm.errors import LLMBadResponse, LLMConfigError, LLMError, LLMRateLimited
 
 Role = Literal["user", "assistant", "tool"]
 OnDelta = Callable[[str], None]
@@ -61,6 +67,8 @@ class ChatRequest:
     messages: Sequence[ChatMessage]
     system: str = ""
     tools: Sequence[ToolSpec] = ()
+    # "none": the tools are declared (the history may hold calls of them) but not to be called
+    tool_choice: Literal["auto", "none"] = "auto"
     model: str | None = None
     temperature: float = 0.7
     max_tokens: int = 2000
@@ -69,8 +77,6 @@ class ChatRequest:
     context: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def prompt_sha256(self) -> str:
-        import hashlib
-
         payload = json.dumps(
             [self.system, [(m.role, m.content, m.tool_call_id) for m in self.messages]],
             ensure_ascii=False,
@@ -103,8 +109,10 @@ def chat(provider: Any, request: ChatRequest, on_delta: OnDelta | None = None) -
     if isinstance(provider, RetryingProvider):
         policy, inner = provider.policy, provider.inner
     if isinstance(inner, MockProvider):
+        # the mock calls whichever tools it is offered: offer none when none may be called
+        offered = replace(request, tools=()) if request.tool_choice == "none" else request
         once: Callable[[_Counting], ChatResponse] = lambda d: inner.chat(  # noqa: E731
-            request, d if d.active else None
+            offered, d if d.active else None
         )
     elif isinstance(inner, AnthropicProvider):
         once = lambda d: _anthropic(inner, request, d)  # noqa: E731
@@ -121,14 +129,20 @@ def chat(provider: Any, request: ChatRequest, on_delta: OnDelta | None = None) -
             response = once(streamed)
         except LLMError as error:
             error.attempts = attempt
+            # as RetryingProvider.complete, and never once the caller has seen text
             if (
                 policy is None
                 or not error.retryable
                 or streamed.sent
                 or attempt > policy.max_retries
+                or (
+                    isinstance(error, LLMRateLimited)
+                    and error.retry_after is not None
+                    and error.retry_after > policy.max_retry_after
+                )
             ):
                 raise
-            time.sleep(min(policy.delay(attempt - 1, error), policy.max_retry_after))
+            time.sleep(policy.delay(attempt - 1, error))
             continue
         elapsed = round((time.perf_counter() - started) * 1000)
         return ChatResponse(
@@ -188,10 +202,7 @@ def _openai_messages(request: ChatRequest) -> list[dict[str, Any]]:
                         {
                             "id": c.id,
                             "type": "function",
-                            "function": {
-                                "name": c.name,
-                                "arguments": c.raw_arguments or json.dumps(dict(c.arguments or {})),
-                            },
+                            "function": {"name": c.name, "arguments": _raw(c)},
                         }
                         for c in m.tool_calls
                     ],
@@ -202,14 +213,15 @@ def _openai_messages(request: ChatRequest) -> list[dict[str, Any]]:
     return out
 
 
+def _raw(call: ToolCall) -> str:
+    return call.raw_arguments or json.dumps(dict(call.arguments or {}))
+
+
 def _openai(provider: Any, request: ChatRequest, delta: _Counting) -> ChatResponse:
-    sdk = provider._sdk
     params: dict[str, Any] = {
         "model": request.model or provider.default_model,
         "messages": _openai_messages(request),
         "temperature": request.temperature,
-        provider._tokens_param: request.max_tokens,
-        "timeout": request.timeout if request.timeout is not None else provider._timeout,
     }
     if request.tools:
         params["tools"] = [
@@ -223,25 +235,18 @@ def _openai(provider: Any, request: ChatRequest, delta: _Counting) -> ChatRespon
             }
             for t in request.tools
         ]
+        params["tool_choice"] = request.tool_choice
+    if delta.active:
+        params["stream"] = True
+        params["stream_options"] = {"include_usage": True}
     started = time.perf_counter()
-    try:
-        if delta.active:
-            params["stream"] = True
-            params["stream_options"] = {"include_usage": True}
-            return _openai_stream(
-                provider,
-                provider._client.chat.completions.create(**params),
-                params["model"],
-                delta,
-                started,
-            )
-        completion = provider._client.chat.completions.create(**params)
-    except sdk.OpenAIError as error:
-        raise map_sdk_error(error, provider.name) from None
-    usage = getattr(completion, "usage", None)
-    if not completion.choices:
+    answer = provider.create_chat(params, max_tokens=request.max_tokens, timeout=request.timeout)
+    if delta.active:
+        return _openai_stream(provider.name, answer, params["model"], delta, started)
+    usage = getattr(answer, "usage", None)
+    if not answer.choices:
         raise LLMBadResponse(f"{provider.name}: the answer has no choices", provider=provider.name)
-    choice = completion.choices[0]
+    choice = answer.choices[0]
     calls = tuple(
         ToolCall(
             id=c.id,
@@ -250,68 +255,92 @@ def _openai(provider: Any, request: ChatRequest, delta: _Counting) -> ChatRespon
             raw_arguments=c.function.arguments or "",
         )
         for c in (choice.message.tool_calls or [])
+        if getattr(c, "function", None) is not None
     )
-    text = choice.message.content or ""
-    if not text and not calls:
-        raise LLMBadResponse(f"{provider.name}: the answer has no content", provider=provider.name)
-    return ChatResponse(
-        text=text,
-        tool_calls=calls,
-        model=completion.model or params["model"],
+    return _answered(
+        provider.name,
+        choice.message.content or "",
+        calls,
+        model=answer.model or params["model"],
         input_tokens=getattr(usage, "prompt_tokens", None),
         output_tokens=getattr(usage, "completion_tokens", None),
-        latency_ms=round((time.perf_counter() - started) * 1000),
+        started=started,
         finish_reason=choice.finish_reason,
-        provider=provider.name,
     )
 
 
 def _openai_stream(
-    provider: Any, stream: Any, model: str, delta: _Counting, started: float
+    name: str, chunks: Iterable[Any], model: str, delta: _Counting, started: float
 ) -> ChatResponse:
-    sdk = provider._sdk
     text: list[str] = []
     calls: dict[int, dict[str, str]] = {}
     finish: str | None = None
     usage: Any = None
     answered_model = model
-    try:
-        for chunk in stream:
-            answered_model = getattr(chunk, "model", None) or answered_model
-            if getattr(chunk, "usage", None) is not None:
-                usage = chunk.usage
-            for choice in chunk.choices or []:
-                finish = choice.finish_reason or finish
-                piece = choice.delta
-                if piece is None:
-                    continue
-                if piece.content:
-                    text.append(piece.content)
-                    delta(piece.content)
-                for c in piece.tool_calls or []:
-                    slot = calls.setdefault(c.index, {"id": "", "name": "", "arguments": ""})
-                    if c.id:
-                        slot["id"] = c.id
-                    if c.function is not None:
-                        slot["name"] += c.function.name or ""
-                        slot["arguments"] += c.function.arguments or ""
-    except sdk.OpenAIError as error:
-        raise map_sdk_error(error, provider.name) from None
+    for chunk in chunks:
+        answered_model = getattr(chunk, "model", None) or answered_model
+        if getattr(chunk, "usage", None) is not None:
+            usage = chunk.usage
+        for choice in chunk.choices or []:
+            finish = choice.finish_reason or finish
+            piece = choice.delta
+            if piece is None:
+                continue
+            if piece.content:
+                text.append(piece.content)
+                delta(piece.content)
+            # a call's first delta has its id and name, the next ones pieces of its arguments
+            for c in piece.tool_calls or []:
+                slot = calls.setdefault(c.index, {"id": "", "name": "", "arguments": ""})
+                if c.id:
+                    slot["id"] = c.id
+                if c.function is not None:
+                    slot["name"] += c.function.name or ""
+                    slot["arguments"] += c.function.arguments or ""
     tool_calls = tuple(
         ToolCall(s["id"], s["name"], _arguments(s["arguments"]), s["arguments"])
         for _, s in sorted(calls.items())
     )
-    if not text and not tool_calls:
-        raise LLMBadResponse(f"{provider.name}: the answer has no content", provider=provider.name)
-    return ChatResponse(
-        text="".join(text),
-        tool_calls=tool_calls,
+    return _answered(
+        name,
+        "".join(text),
+        tool_calls,
         model=answered_model,
         input_tokens=getattr(usage, "prompt_tokens", None),
         output_tokens=getattr(usage, "completion_tokens", None),
-        latency_ms=round((time.perf_counter() - started) * 1000),
+        started=started,
         finish_reason=finish,
-        provider=provider.name,
+    )
+
+
+def _answered(
+    name: str,
+    text: str,
+    calls: tuple[ToolCall, ...],
+    *,
+    model: str,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    started: float,
+    finish_reason: str | None,
+) -> ChatResponse:
+    """The turn, or LLMBadResponse (with the tokens billed) for one with neither text nor calls."""
+    if not text.strip() and not calls:
+        raise LLMBadResponse(
+            f"{name}: the answer has no content",
+            provider=name,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+    return ChatResponse(
+        text=text,
+        tool_calls=calls,
+        model=model,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        latency_ms=round((time.perf_counter() - started) * 1000),
+        finish_reason=finish_reason,
+        provider=name,
     )
 
 
@@ -319,8 +348,9 @@ def _openai_stream(
 
 
 def _anthropic_messages(request: ChatRequest) -> list[dict[str, Any]]:
-    """Anthropic's turns: tool results are user content blocks, consecutive ones merged into one
-    user turn (the API wants the roles to alternate)."""
+    """Anthropic's turns: tool results are `tool_result` blocks of a user turn, consecutive ones
+    merged into one turn (they must all come in the turn right after their `tool_use`s). An
+    assistant message with no text and no calls is left out: the API refuses empty text."""
     out: list[dict[str, Any]] = []
     for m in request.messages:
         if m.role == "tool":
@@ -336,25 +366,29 @@ def _anthropic_messages(request: ChatRequest) -> list[dict[str, Any]]:
                 out.append({"role": "user", "content": [block]})
         elif m.role == "assistant" and m.tool_calls:
             blocks: list[dict[str, Any]] = []
-            if m.content:
+            if m.content.strip():
                 blocks.append({"type": "text", "text": m.content})
             blocks.extend(
-                {"type": "tool_use", "id": c.id, "name": c.name, "input": dict(c.arguments or {})}
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c)}
                 for c in m.tool_calls
             )
             out.append({"role": "assistant", "content": blocks})
-        else:
+        elif m.content.strip():
             out.append({"role": m.role, "content": m.content})
     return out
 
 
+def _input(call: ToolCall) -> dict[str, Any]:
+    """A `tool_use` block's input, which must be an object: arguments that were not one are
+    sent as {} (their call was refused, and its result says so)."""
+    return dict(call.arguments) if call.arguments is not None else {}
+
+
 def _anthropic(provider: Any, request: ChatRequest, delta: _Counting) -> ChatResponse:
-    sdk = provider._sdk
     params: dict[str, Any] = {
         "model": request.model or provider.default_model,
         "max_tokens": request.max_tokens,
         "messages": _anthropic_messages(request),
-        "timeout": request.timeout if request.timeout is not None else provider._timeout,
     }
     if request.system:
         params["system"] = request.system
@@ -363,85 +397,74 @@ def _anthropic(provider: Any, request: ChatRequest, delta: _Counting) -> ChatRes
             {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
             for t in request.tools
         ]
+        params["tool_choice"] = {"type": request.tool_choice}
+    if delta.active:
+        params["stream"] = True
     started = time.perf_counter()
-    try:
-        if delta.active:
-            params["stream"] = True
-            return _anthropic_stream(
-                provider,
-                provider._client.messages.create(**params),
-                params["model"],
-                delta,
-                started,
-            )
-        message = provider._client.messages.create(**params)
-    except sdk.AnthropicError as error:
-        raise map_sdk_error(error, provider.name) from None
-    usage = getattr(message, "usage", None)
-    texts = [b.text for b in message.content if b.type == "text"]
+    answer = provider.create_message(params, timeout=request.timeout)
+    if delta.active:
+        return _anthropic_stream(provider.name, answer, params["model"], delta, started)
+    usage = getattr(answer, "usage", None)
+    texts = [b.text for b in answer.content if b.type == "text"]
     calls = tuple(
         ToolCall(b.id, b.name, b.input if isinstance(b.input, dict) else None, json.dumps(b.input))
-        for b in message.content
+        for b in answer.content
         if b.type == "tool_use"
     )
-    if not texts and not calls:
-        raise LLMBadResponse(f"{provider.name}: the answer has no text", provider=provider.name)
-    return ChatResponse(
-        text="".join(texts),
-        tool_calls=calls,
-        model=message.model or params["model"],
+    return _answered(
+        provider.name,
+        "".join(texts),
+        calls,
+        model=answer.model or params["model"],
         input_tokens=getattr(usage, "input_tokens", None),
         output_tokens=getattr(usage, "output_tokens", None),
-        latency_ms=round((time.perf_counter() - started) * 1000),
-        finish_reason=message.stop_reason,
-        provider=provider.name,
+        started=started,
+        finish_reason=answer.stop_reason,
     )
 
 
 def _anthropic_stream(
-    provider: Any, stream: Any, model: str, delta: _Counting, started: float
+    name: str, events: Iterable[Any], model: str, delta: _Counting, started: float
 ) -> ChatResponse:
-    sdk = provider._sdk
     text: list[str] = []
     blocks: dict[int, dict[str, str]] = {}
     input_tokens: int | None = None
     output_tokens: int | None = None
     stop: str | None = None
     answered_model = model
-    try:
-        for event in stream:
-            kind = event.type
-            if kind == "message_start":
-                answered_model = event.message.model or answered_model
-                input_tokens = getattr(event.message.usage, "input_tokens", None)
-            elif kind == "content_block_start" and event.content_block.type == "tool_use":
-                block = event.content_block
-                blocks[event.index] = {"id": block.id, "name": block.name, "json": ""}
-            elif kind == "content_block_delta":
-                piece = event.delta
-                if piece.type == "text_delta":
-                    text.append(piece.text)
-                    delta(piece.text)
-                elif piece.type == "input_json_delta" and event.index in blocks:
-                    blocks[event.index]["json"] += piece.partial_json
-            elif kind == "message_delta":
-                stop = getattr(event.delta, "stop_reason", None) or stop
-                output_tokens = getattr(event.usage, "output_tokens", output_tokens)
-    except sdk.AnthropicError as error:
-        raise map_sdk_error(error, provider.name) from None
+    for event in events:
+        kind = event.type
+        if kind == "message_start":
+            answered_model = event.message.model or answered_model
+            input_tokens = getattr(event.message.usage, "input_tokens", None)
+            output_tokens = getattr(event.message.usage, "output_tokens", None)
+        elif kind == "content_block_start" and event.content_block.type == "tool_use":
+            block = event.content_block
+            blocks[event.index] = {"id": block.id, "name": block.name, "json": ""}
+        elif kind == "content_block_delta":
+            piece = event.delta
+            if piece.type == "text_delta":
+                text.append(piece.text)
+                delta(piece.text)
+            elif piece.type == "input_json_delta" and event.index in blocks:
+                blocks[event.index]["json"] += piece.partial_json
+        elif kind == "message_delta":
+            stop = getattr(event.delta, "stop_reason", None) or stop
+            # cumulative counts; input_tokens is repeated here by newer API versions
+            usage = getattr(event, "usage", None)
+            output_tokens = getattr(usage, "output_tokens", None) or output_tokens
+            input_tokens = getattr(usage, "input_tokens", None) or input_tokens
     calls = tuple(
         ToolCall(b["id"], b["name"], _arguments(b["json"]), b["json"])
         for _, b in sorted(blocks.items())
     )
-    if not text and not calls:
-        raise LLMBadResponse(f"{provider.name}: the answer has no text", provider=provider.name)
-    return ChatResponse(
-        text="".join(text),
-        tool_calls=calls,
+    return _answered(
+        name,
+        "".join(text),
+        calls,
         model=answered_model,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        latency_ms=round((time.perf_counter() - started) * 1000),
+        started=started,
         finish_reason=stop,
-        provider=provider.name,
     )

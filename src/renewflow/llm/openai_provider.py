@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any, TypedDict
 
-from renewflow.llm._sdk import import_sdk, map_sdk_error
+from renewflow.llm._sdk import import_sdk, map_sdk_error, mapped_stream
 from renewflow.llm.errors import LLMBadResponse
 from renewflow.llm.models import LLMRequest, LLMResponse
 
@@ -48,6 +48,28 @@ class OpenAIProvider:
 
     def close(self) -> None:
         self._client.close()
+
+    def create_chat(
+        self, params: dict[str, Any], *, max_tokens: int, timeout: float | None = None
+    ) -> Any:
+        """One `chat.completions.create` call as multi-turn chat (`renewflow.llm.chat`) builds
+        it: `params` (model, messages, tools...) plus the max-tokens parameter this server takes
+        and the timeout (None: the provider's). SDK errors are mapped to ours; with `stream:
+        True`, the result is an iterator of chunks whose errors are mapped too."""
+        sent = {
+            **params,
+            self._tokens_param: max_tokens,
+            "timeout": timeout if timeout is not None else self._timeout,
+        }
+        try:
+            answer = self._client.chat.completions.create(**sent)
+        except self._sdk.OpenAIError as error:
+            raise map_sdk_error(error, self.name) from None
+        return (
+            mapped_stream(answer, self.name, self._sdk.OpenAIError)
+            if sent.get("stream")
+            else answer
+        )
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         messages = []

@@ -1,174 +1,389 @@
-"""The JSON Schema subset step outputs use, and a validator for it.
+"""Checking a value against a step's outputs schema (JSON Schema, Draft 2020-12), safely for
+schemas a tenant writes.
 
-Supported keywords: type (a name or a list), enum, const, properties, required,
-additionalProperties, items, minItems, maxItems, uniqueItems, minLength, maxLength, pattern,
-minimum, maximum, exclusiveMinimum, exclusiveMaximum, multipleOf, anyOf, oneOf, allOf, not, and
-local `$ref` (`#/$defs/...`, `#/definitions/...`). Annotations (title, description, format,
-default, examples) are accepted and not checked. This is what the mock provider generates for and
-what the engine checks an answer against before its repair retry.
+`validate` is what the engine checks every LLM answer (and every person's or processor's outputs)
+against before its repair retry: it returns `path: problem` lines (`$.risk.score: above the
+maximum 1`) that the repair prompt quotes, never raises. The checking is `jsonschema_rs`'s (see
+docs/architecture.md, "Hand-written parts, and why"), hardened because the schema is tenant input:
+
+- no `$ref` leaves the schema: a retriever refuses every URI, so nothing is fetched from the network
+  or read from disk (`http://`, `file://`, a relative URI against an `$id`);
+- regular expressions (`pattern`) are ECMA-262 on the linear-time `regex` engine, which refuses
+  lookaround and backreferences, so no pattern can hang a worker;
+- `format` is an annotation (the 2020-12 default), as the providers treat it;
+- the answer must be plain JSON no deeper than `MAX_DEPTH` (a NaN, a set, a 20,000-deep list would
+  otherwise be turned into null, refused with an exception, or overflow the native stack);
+- at most `MAX_ERRORS` lines come back, however broken the answer;
+- a schema that does not compile (a bad `pattern`, an unknown `type` name, a `$ref` that does not
+  resolve or points outside) gives one `$: the schema cannot be used: ...` line, not an exception:
+  to the engine it is a step that fails with that reason, not a 500.
+
+Compiled validators are kept in a bounded LRU cache keyed by the schema's canonical JSON.
+
+`schema_problems` is the check when a workflow is saved: everything above plus the keywords renewflow
+supports (`SUPPORTED_KEYWORDS`, what the mock provider generates for and the providers' structured
+outputs accept), so an unsupported keyword is refused at save time instead of surprising at run
+time. `resolve_ref` resolves a local `$ref` for the mock provider's generator.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-import re
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
-_TYPE_CHECKS: dict[str, Any] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool))
-        or (isinstance(v, float) and math.isfinite(v) and v.is_integer())
-    ),
-    "number": lambda v: (
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))
-    ),
-}
+import jsonschema_rs
+
+MAX_ERRORS = 20
+MAX_DEPTH = 128  # of the answer's objects and arrays: far beyond any step's outputs
+_CACHE_SIZE = 1024
+_LONGEST = 300  # characters of one problem line (an enum of 500 options stays readable)
+
+SUPPORTED_KEYWORDS = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "not",
+        "$ref",
+        "$defs",
+        "definitions",
+    }
+)
+ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "format",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$comment",
+        "$schema",
+    }
+)
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
+
+
+def validate(instance: Any, schema: dict[str, Any]) -> list[str]:
+    """Every way `instance` breaks `schema` (at most `MAX_ERRORS`), as `path: problem` lines;
+    empty when valid. A schema that cannot be used gives `$: the schema cannot be used: ...`."""
+    compiled = _compiled_for(schema)
+    if not isinstance(compiled, jsonschema_rs.Validator):
+        return [_short(f"$: the schema cannot be used: {problem}") for problem in compiled]
+    refused = _not_plain_json(instance)
+    if refused is not None:
+        return [refused]
+    lines: list[str] = []
+    try:
+        for error in compiled.iter_errors(instance):
+            lines.extend(_short(line) for line in _lines(error, instance))
+            if len(lines) >= MAX_ERRORS:
+                break
+    except ValueError as error:  # a value the library cannot read, past `_not_plain_json`
+        return [f"$: cannot be checked: {error}"]
+    return lines[:MAX_ERRORS]
+
+
+def schema_problems(schema: Any) -> list[str]:
+    """Why a tenant-authored schema cannot be used, as `#/json/pointer: problem` lines (empty when
+    it can): it does not compile, a `$ref` leaves the schema or does not resolve, or a keyword is
+    outside `SUPPORTED_KEYWORDS` and `ANNOTATIONS`."""
+    if not isinstance(schema, dict):
+        return ["#: a schema must be an object"]
+    compiled = _compiled_for(schema)
+    if compiled == (_NOT_JSON,):
+        return [_NOT_JSON]
+    keywords, refs = _walk(schema)
+    problems = [*refs, *keywords]
+    # the walk names a bad `$ref` more precisely (and where it is) than the library does
+    if not isinstance(compiled, jsonschema_rs.Validator) and not refs:
+        problems = [*compiled, *problems]
+    return problems
 
 
 def resolve_ref(root: dict[str, Any], ref: str) -> dict[str, Any]:
-    """The schema a local `$ref` points at; ValueError for anything else."""
+    """The schema a local `$ref` (`#`, `#/$defs/name`) points at; ValueError for anything else."""
+    if ref == "#":
+        return root
     if not ref.startswith("#/"):
         raise ValueError(f"only local $ref are supported, not {ref!r}")
     node: Any = root
     for raw in ref[2:].split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, dict) or part not in node:
+        part = unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
             raise ValueError(f"$ref {ref!r} does not resolve")
-        node = node[part]
     if not isinstance(node, dict):
         raise ValueError(f"$ref {ref!r} does not point at a schema")
     return node
 
 
-def validate(instance: Any, schema: dict[str, Any]) -> list[str]:
-    """Every way `instance` breaks `schema`, as `path: problem` lines (empty when valid)."""
-    errors: list[str] = []
-    _check(instance, schema, schema, "$", errors)
-    return errors
+# -- compiling ------------------------------------------------------------------------------------
+
+_NOT_JSON = "#: the schema is not plain JSON (or nests too deeply)"
 
 
-def _check(value: Any, schema: Any, root: dict[str, Any], path: str, errors: list[str]) -> None:
-    if schema is True or schema == {}:
-        return
-    if schema is False:
-        errors.append(f"{path}: no value is allowed here")
-        return
-    if not isinstance(schema, dict):
-        raise ValueError(f"{path}: a schema must be an object or a boolean")
-    if "$ref" in schema:
-        _check(value, resolve_ref(root, schema["$ref"]), root, path, errors)
-    types = schema.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else list(types)
-        if not any(_TYPE_CHECKS[name](value) for name in names):
-            errors.append(f"{path}: expected {' or '.join(names)}, got {_describe(value)}")
-            return
-    if "const" in schema and not _equal(value, schema["const"]):
-        errors.append(f"{path}: must be {json.dumps(schema['const'])}")
-    if "enum" in schema and not any(_equal(value, option) for option in schema["enum"]):
-        errors.append(f"{path}: must be one of {json.dumps(schema['enum'])}")
-    if isinstance(value, dict):
-        _check_object(value, schema, root, path, errors)
-    elif isinstance(value, list):
-        _check_array(value, schema, root, path, errors)
-    elif isinstance(value, str):
-        _check_string(value, schema, path, errors)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        _check_number(value, schema, path, errors)
-    for sub in schema.get("allOf", ()):
-        _check(value, sub, root, path, errors)
-    if "anyOf" in schema and not any(_ok(value, sub, root) for sub in schema["anyOf"]):
-        errors.append(f"{path}: matches none of anyOf")
-    if "oneOf" in schema:
-        matches = sum(_ok(value, sub, root) for sub in schema["oneOf"])
-        if matches != 1:
-            errors.append(f"{path}: matches {matches} of oneOf, not exactly one")
-    if "not" in schema and _ok(value, schema["not"], root):
-        errors.append(f"{path}: must not match the 'not' schema")
+def _compiled_for(schema: Any) -> jsonschema_rs.Validator | tuple[str, ...]:
+    try:
+        key = json.dumps(
+            schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError, RecursionError):
+        return (_NOT_JSON,)
+    return _compile(key)
 
 
-def _check_object(
-    value: dict[str, Any],
-    schema: dict[str, Any],
-    root: dict[str, Any],
-    path: str,
-    errors: list[str],
-) -> None:
-    properties: dict[str, Any] = schema.get("properties", {})
-    for name in schema.get("required", ()):
-        if name not in value:
-            errors.append(f"{path}: missing required property {name!r}")
-    extra = schema.get("additionalProperties", True)
-    for name, item in value.items():
-        if name in properties:
-            _check(item, properties[name], root, f"{path}.{name}", errors)
-        elif extra is False:
-            errors.append(f"{path}: unexpected property {name!r}")
-        elif isinstance(extra, dict):
-            _check(item, extra, root, f"{path}.{name}", errors)
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _compile(canonical: str) -> jsonschema_rs.Validator | tuple[str, ...]:
+    """The validator for one schema's canonical JSON, or why there is none. A failure is cached
+    too: a broken schema is not recompiled for every answer."""
+    refused: list[str] = []
+
+    def retrieve(uri: str) -> Any:
+        refused.append(uri)
+        raise ValueError(f"{uri} is outside the schema")
+
+    try:
+        return jsonschema_rs.Draft202012Validator(
+            json.loads(canonical),
+            validate_formats=False,
+            retriever=retrieve,
+            pattern_options=jsonschema_rs.RegexOptions(),
+        )
+    except jsonschema_rs.ValidationError as error:  # the schema breaks the meta-schema, or a $ref
+        if refused:
+            return (f"#: $ref to {refused[0]!r} refused: {_LOCAL_ONLY}",)
+        return (_compile_problem(error),)
+    except ValueError as error:  # e.g. "Recursion limit reached" for a schema nested too deeply
+        return (f"#: {_short(str(error))}",)
 
 
-def _check_array(
-    value: list[Any], schema: dict[str, Any], root: dict[str, Any], path: str, errors: list[str]
-) -> None:
-    if len(value) < schema.get("minItems", 0):
-        errors.append(f"{path}: needs at least {schema['minItems']} items")
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        errors.append(f"{path}: allows at most {schema['maxItems']} items")
-    if schema.get("uniqueItems"):
-        seen = [json.dumps(item, sort_keys=True) for item in value]
-        if len(set(seen)) != len(seen):
-            errors.append(f"{path}: items must be unique")
-    items = schema.get("items")
-    if isinstance(items, dict | bool):
-        for index, item in enumerate(value):
-            _check(item, items, root, f"{path}[{index}]", errors)
+_LOCAL_ONLY = "only local references (#/$defs/...) are allowed"
 
 
-def _check_string(value: str, schema: dict[str, Any], path: str, errors: list[str]) -> None:
-    if len(value) < schema.get("minLength", 0):
-        errors.append(f"{path}: shorter than {schema['minLength']} characters")
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        errors.append(f"{path}: longer than {schema['maxLength']} characters")
-    if "pattern" in schema and not re.search(schema["pattern"], value):
-        errors.append(f"{path}: does not match {schema['pattern']!r}")
+def _compile_problem(error: jsonschema_rs.ValidationError) -> str:
+    where = _pointer(error.instance_path)
+    kind = error.kind
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Referencing):
+        return f"{where}: $ref does not resolve: {kind.error.message}"
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Format) and kind.format == "regex":
+        return (
+            f"{where}: {json.dumps(error.instance)} is not a regular expression renewflow accepts "
+            "(ECMA-262 without lookaround or backreferences, so that it runs in linear time)"
+        )
+    if error.instance_path and error.instance_path[-1] == "type":
+        return f"{where}: {json.dumps(error.instance)} is not a type: use {', '.join(_TYPES)}"
+    return f"{where}: {error.message}"
 
 
-def _check_number(value: float, schema: dict[str, Any], path: str, errors: list[str]) -> None:
-    if "minimum" in schema and value < schema["minimum"]:
-        errors.append(f"{path}: below the minimum {schema['minimum']}")
-    if "maximum" in schema and value > schema["maximum"]:
-        errors.append(f"{path}: above the maximum {schema['maximum']}")
-    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-        errors.append(f"{path}: must be above {schema['exclusiveMinimum']}")
-    if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
-        errors.append(f"{path}: must be below {schema['exclusiveMaximum']}")
-    step = schema.get("multipleOf")
-    if step and not math.isclose(value / step, round(value / step), abs_tol=1e-9):
-        errors.append(f"{path}: not a multiple of {step}")
+# -- the answer -----------------------------------------------------------------------------------
 
 
-def _ok(value: Any, schema: Any, root: dict[str, Any]) -> bool:
-    errors: list[str] = []
-    _check(value, schema, root, "$", errors)
-    return not errors
+def _not_plain_json(value: Any) -> str | None:
+    """Why `value` is not a plain JSON value within `MAX_DEPTH` (None when it is), without
+    recursion. The path is only built for the value at fault."""
+    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 0, ())]
+    while stack:
+        node, depth, at = stack.pop()
+        if isinstance(node, dict):
+            if depth >= MAX_DEPTH:
+                return f"{_path(at)}: nests deeper than {MAX_DEPTH} levels"
+            for name, item in node.items():
+                if not isinstance(name, str):
+                    return f"{_path(at)}: a property name that is not a string ({name!r})"
+                stack.append((item, depth + 1, (*at, name)))
+        elif isinstance(node, list):
+            if depth >= MAX_DEPTH:
+                return f"{_path(at)}: nests deeper than {MAX_DEPTH} levels"
+            stack.extend((item, depth + 1, (*at, i)) for i, item in enumerate(node))
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                return f"{_path(at)}: {node} is not a JSON number"
+        elif node is not None and not isinstance(node, str | int):
+            return f"{_path(at)}: a {type(node).__name__} is not a JSON value"
+    return None
 
 
-def _equal(a: Any, b: Any) -> bool:
-    # JSON equality: 1 == 1.0, but true is not 1
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return bool(a == b)
+def _path(parts: Any) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+
+
+def _pointer(parts: Any) -> str:
+    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return "#" + "".join(f"/{p}" for p in escaped)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _one_of(error: jsonschema_rs.ValidationError) -> str:
+    kind = error.kind
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.OneOfMultipleValid):
+        matches = sum(not errors for errors in kind.context)
+        return f"matches {matches} of oneOf, not exactly one"
+    return "matches 0 of oneOf, not exactly one"
+
+
+def _contains(error: jsonschema_rs.ValidationError) -> str:
+    keyword = error.schema_path[-1] if error.schema_path else "contains"
+    if keyword == "contains":
+        return "has no item that matches 'contains'"
+    return f"has a number of items matching 'contains' outside its {keyword}"
+
+
+_K = jsonschema_rs.ValidationErrorKind
+# The library's errors in our words (the wording the repair prompt and the API have always used);
+# a kind not listed keeps the library's message.
+_MESSAGES: dict[type[Any], Callable[[Any, jsonschema_rs.ValidationError], list[str]]] = {
+    _K.Type: lambda k, e: [f"expected {' or '.join(k.types)}, got {_describe(e.instance)}"],
+    _K.Required: lambda k, e: [f"missing required property {k.property!r}"],
+    _K.AdditionalProperties: lambda k, e: [f"unexpected property {n!r}" for n in k.unexpected],
+    _K.UnevaluatedProperties: lambda k, e: [f"unexpected property {n!r}" for n in k.unexpected],
+    _K.Enum: lambda k, e: [f"must be one of {_json(k.options)}"],
+    _K.Constant: lambda k, e: [f"must be {_json(k.expected_value)}"],
+    _K.Minimum: lambda k, e: [f"below the minimum {k.limit}"],
+    _K.Maximum: lambda k, e: [f"above the maximum {k.limit}"],
+    _K.ExclusiveMinimum: lambda k, e: [f"must be above {k.limit}"],
+    _K.ExclusiveMaximum: lambda k, e: [f"must be below {k.limit}"],
+    _K.MultipleOf: lambda k, e: [f"not a multiple of {k.multiple_of}"],
+    _K.MinLength: lambda k, e: [f"shorter than {k.limit} characters"],
+    _K.MaxLength: lambda k, e: [f"longer than {k.limit} characters"],
+    _K.Pattern: lambda k, e: [f"does not match {k.pattern!r}"],
+    _K.MinItems: lambda k, e: [f"needs at least {k.limit} items"],
+    _K.MaxItems: lambda k, e: [f"allows at most {k.limit} items"],
+    _K.UniqueItems: lambda k, e: ["items must be unique"],
+    _K.MinProperties: lambda k, e: [f"needs at least {k.limit} properties"],
+    _K.MaxProperties: lambda k, e: [f"allows at most {k.limit} properties"],
+    _K.Contains: lambda k, e: [_contains(e)],
+    _K.AnyOf: lambda k, e: ["matches none of anyOf"],
+    _K.OneOfNotValid: lambda k, e: [_one_of(e)],
+    _K.OneOfMultipleValid: lambda k, e: [_one_of(e)],
+    _K.Not: lambda k, e: ["must not match the 'not' schema"],
+    _K.FalseSchema: lambda k, e: ["no value is allowed here"],
+}
+
+
+def _lines(error: jsonschema_rs.ValidationError, instance: Any) -> list[str]:
+    path = _path(error.instance_path)
+    if _no_properties_allowed(error):
+        # the library's shortcut for `additionalProperties: false` beside no `properties`: one
+        # error, at the object, for the first property's value; every property is unexpected
+        node = instance
+        for part in error.instance_path:
+            node = node[part]
+        if isinstance(node, dict):
+            return [f"{path}: unexpected property {name!r}" for name in node]
+    render = _MESSAGES.get(type(error.kind))
+    messages = render(error.kind, error) if render is not None else [error.message]
+    return [f"{path}: {message}" for message in messages]
+
+
+def _no_properties_allowed(error: jsonschema_rs.ValidationError) -> bool:
+    return isinstance(
+        error.kind, jsonschema_rs.ValidationErrorKind.FalseSchema
+    ) and error.schema_path[-1:] == ["additionalProperties"]
+
+
+def _short(line: str) -> str:
+    return line if len(line) <= _LONGEST else line[: _LONGEST - 1] + "…"
 
 
 def _describe(value: Any) -> str:
-    for name in ("null", "boolean", "integer", "number", "string", "array", "object"):
-        if _TYPE_CHECKS[name](value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return "integer"
+    for kind, name in ((float, "number"), (str, "string"), (list, "array"), (dict, "object")):
+        if isinstance(value, kind):
             return name
     return type(value).__name__
+
+
+# -- the supported subset -------------------------------------------------------------------------
+
+_SCHEMA_MAPS = ("properties", "$defs", "definitions")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf")
+_SCHEMA_VALUES = ("items", "additionalProperties", "not")
+
+
+def _walk(root: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Keywords outside the subset, and `$ref`s that leave the schema or do not resolve, walking
+    only where the subset puts schemas (a property named `contains` is not a keyword)."""
+    problems: list[str] = []
+    refs: list[str] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(root, ())]
+    while stack:
+        node, at = stack.pop()
+        if not isinstance(node, dict):
+            continue  # `true`/`false`, or a non-schema the compiler already refused
+        where = _pointer(at)
+        for keyword in sorted(node):
+            value = node[keyword]
+            if keyword == "$ref":
+                refs.extend(_ref_problem(root, node, where))
+            elif keyword == "$schema":
+                if at or str(value).rstrip("#") != DRAFT_2020_12:
+                    problems.append(f"{where}: $schema must be {DRAFT_2020_12!r}, at the top only")
+            elif keyword not in SUPPORTED_KEYWORDS and keyword not in ANNOTATIONS:
+                problems.append(
+                    f"{where}: the keyword {keyword!r} is not supported "
+                    "(renewflow supports the subset listed in docs/llm.md)"
+                )
+            elif keyword in _SCHEMA_MAPS and isinstance(value, dict):
+                stack.extend((sub, (*at, keyword, name)) for name, sub in value.items())
+            elif keyword in _SCHEMA_LISTS and isinstance(value, list):
+                stack.extend((sub, (*at, keyword, i)) for i, sub in enumerate(value))
+            elif keyword in _SCHEMA_VALUES:
+                stack.append((value, (*at, keyword)))
+    return sorted(problems), sorted(refs)
+
+
+def _ref_problem(root: dict[str, Any], node: dict[str, Any], where: str) -> list[str]:
+    """A `$ref` that leaves the schema, does not resolve, or leads into a cycle of `$ref`s (which
+    constrains nothing, and which the mock provider would follow forever)."""
+    ref = node["$ref"]
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return [f"{where}: $ref to {ref!r} refused: {_LOCAL_ONLY}"]
+    seen = {id(node)}
+    target: Any = node
+    try:
+        while isinstance(target, dict) and isinstance(target.get("$ref"), str):
+            target = resolve_ref(root, target["$ref"])
+            if id(target) in seen:
+                return [f"{where}: $ref {ref!r} leads into a cycle of $refs (it allows anything)"]
+            seen.add(id(target))
+    except ValueError as error:
+        if target is node:
+            return [f"{where}: {error}"]
+    return []

@@ -319,6 +319,8 @@ class _Snapshot:
     depths: dict[str, dict[str, int]] = field(default_factory=dict)
     periodic: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # (task type, state) -> tenants: the health of scheduled work (renewflow.ledger.health)
+    health: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class _Probe:
@@ -377,6 +379,10 @@ class _DatabaseCollector:
                 conn.execute(_Q["bound_the_scrape"])
                 snapshot.periodic = conn.execute(_Q["periodic_jobs"]).fetchall()
                 snapshot.failures = conn.execute(_Q["open_failures"]).fetchall()
+                # imported here: the ledger's package imports the layers this module serves
+                from renewflow.ledger.health import tenants_by_state
+
+                snapshot.health = dict(tenants_by_state(conn))
         return snapshot
 
     def collect(self) -> Iterator[Metric]:
@@ -415,7 +421,15 @@ class _DatabaseCollector:
             "Open failures of cross-tenant jobs (job_failures), by job and subject type.",
             labels=["periodic_job", "subject"],
         )
+        health = GaugeMetricFamily(
+            "renewflow_scheduled_job_tenants",
+            "Tenants per scheduled job (ledger task type) and state: ok, late (not succeeded "
+            "within its interval and grace), down.",
+            labels=["task_type", "state"],
+        )
         if snapshot is not None:
+            for (task_type, state), count in sorted(snapshot.health.items()):
+                health.add_metric([task_type, state], count)
             for queue, states in sorted(snapshot.depths.items()):
                 for state, count in sorted(states.items()):
                     depth.add_metric([queue, state], count)
@@ -426,7 +440,7 @@ class _DatabaseCollector:
                 failing.add_metric([row["job_name"]], 1.0 if row["failing"] else 0.0)
             for row in snapshot.failures:
                 failures.add_metric([row["job"], row["subject_type"]], row["open"])
-        yield from (depth, last_slot, last_ok, failing, failures)
+        yield from (depth, last_slot, last_ok, failing, failures, health)
 
 
 class _Scrape:

@@ -183,13 +183,26 @@ class Tasks(_Section):
 
 
 class Retention(_Section):
-    """Reserved: nothing deletes old rows yet; these are kept for the feature that will."""
+    """How long run data is kept: the daily retention job (docs/agents.md) deletes older rows.
+    Unset: kept for good."""
 
     notifications_days: int | None = Field(
-        default=None, ge=1, le=3650, description="Days notifications are kept (reserved)."
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days delivered (sent or acknowledged) notifications are kept.",
     )
     llm_calls_days: int | None = Field(
-        default=None, ge=1, le=3650, description="Days LLM call records are kept (reserved)."
+        default=None, ge=1, le=3650, description="Days LLM call records are kept."
+    )
+    ledger_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Days the autonomous-run ledger's rows are kept."
+    )
+    chat_threads_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days ended (completed or abandoned) chat threads are kept.",
     )
     audit_days: int | None = Field(
         default=None,
@@ -200,20 +213,29 @@ class Retention(_Section):
 
 
 class Budget(_Section):
-    """Reserved: nothing enforces or reports a budget yet."""
+    """The LLM spend allowed per UTC day and month, over every call (docs/agents.md): past
+    `alert_percent` the admins are told once per period; once spent, autonomous and scheduled
+    LLM work pauses until the next period or a raised budget."""
 
     llm_monthly_usd: Decimal | None = Field(
         default=None,
         ge=0,
         le=10_000_000,
         decimal_places=2,
-        description="The LLM spend a month may reach, in US dollars (reserved).",
+        description="The LLM spend a calendar month (UTC) may reach, in US dollars.",
+    )
+    llm_daily_usd: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=10_000_000,
+        decimal_places=2,
+        description="The LLM spend a day (UTC) may reach, in US dollars.",
     )
     alert_percent: int | None = Field(
         default=None,
         ge=1,
         le=100,
-        description="The share of the budget at which admins are warned (reserved).",
+        description="The share of a budget at which admins are warned (unset: 80).",
     )
 
 

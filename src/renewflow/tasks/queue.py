@@ -5,6 +5,12 @@ A run is three steps, and no connection is held across the middle one:
 2. each task's processor runs with nothing held, asking its `ProcessorContext` for short tenant
    transactions when it needs the database (they commit on their own: at least once);
 3. the fenced finish writes the batch's results in one statement, in one short transaction.
+
+Each batch is logged in the autonomous-run ledger (`ai_task_execution`): one row per tenant and
+hour, its counters summed over the hour's batches, its cost the LLM calls its processors
+recorded (each processor transaction is attached to the row). An LLM processor does not start
+while its tenant's LLM budget is spent: its task waits, uncharged, until the budget allows
+(`renewflow.ledger.budget`), and the hour's row says so.
 """
 
 from __future__ import annotations
@@ -12,15 +18,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from renewflow.db import Database, DatabaseUnavailable, load_queries
+from renewflow import ledger
+from renewflow.db import Connection, Database, DatabaseUnavailable, load_queries
 from renewflow.jobs import Lease, Outcome, retry_delay
 from renewflow.observability import context
 from renewflow.tasks.errors import UnknownProcessor
@@ -36,6 +45,29 @@ _TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, Dat
 
 # What a result does to the row (`execution_status` in the finish statement), by outcome.
 _STATUS = {Outcome.SUCCESS: "success", Outcome.RETRY: "queued", Outcome.FAILED: "failed"}
+_COUNTER = {Outcome.SUCCESS: "succeeded", Outcome.RETRY: "retried", Outcome.FAILED: "failed"}
+
+# Processors that call an LLM (and so wait while the budget is spent); a plugin says so with a
+# `uses_llm = True` attribute.
+LLM_PROCESSORS = frozenset({"draft-email"})
+AGENT_NAME = "tasks.queue"
+
+
+class _LedgeredContext(ProcessorContext):
+    """The processor's transactions, each attached to the tenant's ledger row of the hour: the
+    LLM calls they record are that row's cost."""
+
+    __slots__ = ("_run_id",)
+
+    def __init__(self, database: Database, tenant_id: UUID, run_id: UUID) -> None:
+        super().__init__(database, tenant_id)
+        self._run_id = run_id
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with super().transaction() as conn:
+            ledger.attach(conn, self._run_id)
+            yield conn
 
 
 def _never() -> bool:
@@ -84,6 +116,8 @@ class TaskQueue:
         self.processors = processors
         self.backoff = backoff
         self.flush_after = flush_after
+        # (tenant, hour) -> its ledger row, which the processors' LLM calls are attached to
+        self._period_rows: dict[tuple[UUID, datetime], UUID] = {}
 
     # -- the lease's life --------------------------------------------------------------------
 
@@ -165,6 +199,13 @@ class TaskQueue:
         outcomes: list[Outcome | None] = [None] * len(leases)
         done: list[tuple[int, _Done]] = []
         oldest = 0.0
+        runs = ledger.TenantRuns(
+            ledger.TaskType.AI_TASK_EXECUTION,
+            AGENT_NAME,
+            ledger.PERIOD,
+            tenants={lease.tenant_id for lease in leases},
+        )
+        budgets: dict[UUID, ledger.BudgetState] = {}
         try:
             for index, lease in enumerate(leases):
                 if should_stop():
@@ -175,20 +216,92 @@ class TaskQueue:
                 if row is None:
                     outcomes[index] = Outcome.LOST
                     continue
+                if self._paused(lease, row, budgets, runs):
+                    outcomes[index] = Outcome.RETRY
+                    continue
                 with context.bound(job=lease.job_id, tenant=lease.tenant_id):
                     result = self._process(lease, row)
                 if not done:
                     oldest = time.monotonic()
-                done.append((index, self._prepare(lease, result)))
+                prepared = self._prepare(lease, result)
+                runs.count(lease.tenant_id, _COUNTER[prepared.outcome])
+                if prepared.outcome is Outcome.FAILED:
+                    runs.item_failed(lease.tenant_id, f"task {lease.job_id}: {prepared.error}", 0)
+                done.append((index, prepared))
         except _TRANSIENT:
             if done:
                 # if not written either, the worker releases them with the rest
                 with suppress(*_TRANSIENT):
                     self._flush(done, outcomes)
+            self._log_batch(runs)
             raise
+        # before the last results: the worker counts outcomes as soon as they are written
+        self._log_batch(runs)
         if done:
             self._flush(done, outcomes)
         return outcomes
+
+    def _paused(
+        self,
+        lease: Lease,
+        row: dict[str, Any],
+        budgets: dict[UUID, ledger.BudgetState],
+        runs: ledger.TenantRuns,
+    ) -> bool:
+        """An LLM processor's task waits while its tenant's budget is spent (checked once per
+        tenant and batch): queued again, uncharged, until the budget may allow it."""
+        name = row["processor"]
+        uses_llm = name in LLM_PROCESSORS or (
+            name in self.processors
+            and getattr(self.processors.get(name), "uses_llm", False) is True
+        )
+        if not uses_llm:
+            return False
+        state = budgets.get(lease.tenant_id)
+        if state is None:
+            with self.database.service_transaction() as conn:
+                state = budgets[lease.tenant_id] = ledger.allows_autonomous(conn, lease.tenant_id)
+        if state:
+            return False
+        with self.database.service_transaction() as conn:
+            conn.execute(
+                _Q["defer"],
+                {"id": lease.job_id, "token": lease.token, "run_after": state.resumes_at},
+            )
+        runs.cancel(lease.tenant_id, state.reason or "the LLM budget is spent")
+        runs.count(lease.tenant_id, "paused")
+        return True
+
+    def _log_batch(self, runs: ledger.TenantRuns) -> None:
+        """The batch's outcomes into each tenant's ledger row of the hour (the ledger failing
+        is logged: it never fails the tasks)."""
+        if not runs.noted:
+            return
+        try:
+            with self.database.service_transaction() as conn:
+                runs.write(conn)
+        except (psycopg.Error, PoolTimeout) as error:
+            log.warning("ai tasks: the batch's ledger rows were not written (%s)", error)
+
+    def _context(self, lease: Lease) -> ProcessorContext:
+        key = (lease.tenant_id, ledger.period_start(datetime.now(UTC)))
+        run_id = self._period_rows.get(key)
+        if run_id is None:
+            try:
+                with self.database.service_transaction() as conn:
+                    run_id = ledger.period_row(
+                        conn,
+                        tenant_id=lease.tenant_id,
+                        task_type=ledger.TaskType.AI_TASK_EXECUTION,
+                        agent_name=AGENT_NAME,
+                    )
+            except psycopg.Error as error:
+                log.warning("ai tasks: no ledger row for the calls of %s (%s)", lease.job_id, error)
+                return ProcessorContext(self.database, lease.tenant_id)
+            if len(self._period_rows) > 10_000:
+                self._period_rows.clear()
+            self._period_rows[key] = run_id
+        return _LedgeredContext(self.database, lease.tenant_id, run_id)
 
     def _row_if_held(self, remaining: Sequence[Lease]) -> dict[str, Any] | None:
         """The row to run `remaining[0]` with, or None if its lease is gone. The claim's row
@@ -228,9 +341,7 @@ class TaskQueue:
         name = row["processor"]
         try:
             # typed as what it is at run time: a plugin may return anything
-            result: object = processor(
-                to_task(row), ProcessorContext(self.database, lease.tenant_id)
-            )
+            result: object = processor(to_task(row), self._context(lease))
         except _TRANSIENT:
             raise
         except Exception as error:  # a processor's bug or an outside failure: retry, bounded

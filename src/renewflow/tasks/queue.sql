@@ -105,3 +105,12 @@ FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[], %(statuses)s::text[], %(results
      AS f(id, token, execution_status, result, error, delay)
 WHERE t.id = f.id AND t.lease_token = f.token AND t.lease_expires_at > clock_timestamp()
 RETURNING t.id;
+
+-- name: defer
+-- The task may not run yet (the tenant's LLM budget is spent): queued again until `run_after`,
+-- the attempt not counted.
+UPDATE workflow_tasks t
+SET execution_status = 'queued', lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL,
+    attempts = greatest(t.attempts - 1, 0), run_after = %(run_after)s
+WHERE t.id = %(id)s AND t.lease_token = %(token)s AND t.execution_status = 'running'
+RETURNING t.id;

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from renewflow.llm.schema import schema_problems
 from renewflow.templates import TemplateError, TemplateSyntaxError
 from renewflow.templates import compile as compile_template
 from renewflow.workflows.model import Step, WorkflowConfig
@@ -319,6 +320,10 @@ class _Checker:
             path = f"steps[{i}].execution.outputs"
             if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
                 self.error(path, 'must be a JSON Schema with type "object" and properties')
+            # what would otherwise fail every run of the step: a schema that does not compile,
+            # a $ref leaving the document, a keyword outside the subset (a typo like `minimun`)
+            for problem in schema_problems(schema):
+                self.error(path, problem)
 
     def templates(self, before: dict[str, frozenset[str]]) -> Iterator[_Template]:
         config = self.config

@@ -82,6 +82,11 @@ class Feedback:
     conflict_run: str | None = None
     skip_error: str | None = None
     skip_reason: str = ""
+    # the step chat's: the refused branch (a skip's reason kept) or typed text, and why
+    chat_error: str | None = None
+    chat_text: str = ""
+    chat_branch: str | None = None
+    chat_reason: str = ""
 
 
 def _lookup(context: Mapping[str, Any], path: str) -> Any:
@@ -287,6 +292,8 @@ def _task_mode(
     feedback: Feedback | None = None,
     focus: str | None = None,
     moved: str | None = None,
+    thread_id: UUID | None = None,
+    exchange: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the task-mode page shows, read in the request's transaction: read again
     when a run moved on meanwhile, so that the page shows one state."""
@@ -294,7 +301,15 @@ def _task_mode(
     for _ in range(3):
         before = conn.execute(_Q["execution_marker"], {"execution_id": execution_id}).fetchone()
         context = _read_task_mode(
-            conn, console, execution_id, run_id=run_id, feedback=feedback, focus=focus, moved=moved
+            conn,
+            console,
+            execution_id,
+            run_id=run_id,
+            feedback=feedback,
+            focus=focus,
+            moved=moved,
+            thread_id=thread_id,
+            exchange=exchange,
         )
         after = conn.execute(_Q["execution_marker"], {"execution_id": execution_id}).fetchone()
         if before == after:
@@ -311,7 +326,11 @@ def _read_task_mode(
     feedback: Feedback | None,
     focus: str | None,
     moved: str | None,
+    thread_id: UUID | None = None,
+    exchange: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    from renewflow.console.views.chat import exchange_view
+
     execution = engine.load_execution(conn, execution_id)
     history = engine.step_history(conn, execution_id)
     overview = engine.steps_overview(execution, history)
@@ -375,7 +394,13 @@ def _read_task_mode(
     current = None
     if current_id is not None:
         current = _current_step(
-            conn, console, execution, current_id, last=latest.get(current_id), feedback=feedback
+            conn,
+            console,
+            execution,
+            current_id,
+            last=latest.get(current_id),
+            feedback=feedback,
+            thread_id=thread_id,
         )
     index = next((i for i, s in enumerate(execution.config.steps) if s.id == current_id), 0)
     return {
@@ -391,6 +416,7 @@ def _read_task_mode(
         "focus": focus,
         "moved": moved,
         "overseer": console.user.role in OVERSEERS,
+        "exchange": exchange_view(exchange, step_names) if exchange else None,
     }
 
 
@@ -402,9 +428,12 @@ def _current_step(
     *,
     last: dict[str, Any] | None,
     feedback: Feedback | None,
+    thread_id: UUID | None = None,
 ) -> dict[str, Any]:
-    """The current step's work: what its templates read, the prompt as rendered, and how it
-    runs (an LLM call, a person's answer, routing only)."""
+    """The current step's work: what its templates read, the prompt as rendered, how it runs
+    (an LLM call, a person's answer, routing only), and its chat."""
+    from renewflow.console.views.chat import chat_panel
+
     runner: StepRunner = console.request.app.state.step_runner
     _, step = execution.step(step_id)
     context = build_context(conn, execution.row["customer_id"], execution.id)
@@ -463,6 +492,7 @@ def _current_step(
         "last_failure": last["error_message"] if last and last["status"] == "failed" else None,
         "last_attempt": last["attempt"] if last else 0,
         "has_run_before": last is not None,
+        "chat": chat_panel(conn, execution, step, thread_id=thread_id),
     }
 
 
@@ -491,7 +521,20 @@ def task_mode(execution_id: str, console: ConsoleDep) -> HTMLResponse:
         except ValueError:
             run_id = None
     moved = query.get("moved") if query.get("moved") in ("skipped", "back") else None
-    return _page_of(console, _id(execution_id), run_id=run_id, moved=moved)
+    thread_id = None
+    if query.get("thread"):
+        with contextlib.suppress(ValueError):
+            thread_id = UUID(query["thread"])
+    eid = _id(execution_id)
+    exchange = None
+    if query.get("chat") or query.get("ended"):
+        from renewflow.console.views.chat import exchange_of
+
+        with console.transaction() as conn:
+            exchange = exchange_of(conn, eid, query.get("chat"), query.get("ended"))
+    return _page_of(
+        console, eid, run_id=run_id, moved=moved, thread_id=thread_id, exchange=exchange
+    )
 
 
 @router.post("/executions/{execution_id}/steps/{step_id}/run")
