@@ -85,9 +85,9 @@ def _world(database: Database, count: int) -> tuple[UUID, UUID, list[UUID]]:
     with database.service_transaction() as conn:
         tenant: UUID = accounts.create_tenant(conn, f"Bench {uuid.uuid4().hex[:6]}")["id"]
     with database.tenant_transaction(tenant) as conn:
-        user: UUID = accounts.create_user(
-            conn, email="bench@example.com", role=accounts.Role.CSM
-        )["id"]
+        user: UUID = accounts.create_user(conn, email="bench@example.com", role=accounts.Role.CSM)[
+            "id"
+        ]
     tasks: list[UUID] = []
     for start in range(0, count, 200):
         with database.tenant_transaction(tenant, user) as conn:
@@ -140,7 +140,8 @@ def throughput(database: Database, tenant: UUID, user: UUID, tasks: Sequence[UUI
     with database.tenant_transaction(tenant) as conn:
         end = conn.execute(_LAST_FINISH, {"tasks": list(tasks)}).fetchone()
     assert end is not None
-    return len(tasks) * STEPS / (end["t"] - row["t"]).total_seconds()
+    elapsed: datetime.timedelta = end["t"] - row["t"]
+    return len(tasks) * STEPS / elapsed.total_seconds()
 
 
 def one_at_a_time(database: Database, tenant: UUID, user: UUID, tasks: Sequence[UUID]) -> None:
@@ -172,35 +173,32 @@ def main() -> None:
     loaded: list[float] = []
     idle: list[float] = []
     clients = LLMClients()
-    with scratch_database() as url:
-        with Database(url, max_size=args.pool) as database:
-            tenant, user, tasks = _world(database, args.warmup + args.rounds * per_round)
-            worker = build_worker(
-                database,
-                config=WorkerConfig(name="bench"),
-                agent_workers=args.runners,
-                llm_clients=clients,
-            )
-            worker.start()
-            try:
-                throughput(database, tenant, user, tasks[: args.warmup])
-                # the statistics of a queue in use (completed steps, running tasks), as
-                # autovacuum would soon make them, not those of tasks never run
-                vacuum_analyze(url)
-                for r in range(args.rounds):
-                    mine = tasks[args.warmup + r * per_round : args.warmup + (r + 1) * per_round]
-                    batch, single = mine[: args.tasks], mine[args.tasks :]
-                    rates.append(throughput(database, tenant, user, batch))
-                    loaded += _handoffs(database, tenant, batch)
-                    one_at_a_time(database, tenant, user, single)
-                    idle += _handoffs(database, tenant, single)
-                    tps.append(
-                        pgbench(url, args.pgbench_seconds, args.clients, initialize=r == 0)
-                    )
-            finally:
-                worker.stop()
-                worker.join(30)
-                clients.close()
+    with scratch_database() as url, Database(url, max_size=args.pool) as database:
+        tenant, user, tasks = _world(database, args.warmup + args.rounds * per_round)
+        worker = build_worker(
+            database,
+            config=WorkerConfig(name="bench"),
+            agent_workers=args.runners,
+            llm_clients=clients,
+        )
+        worker.start()
+        try:
+            throughput(database, tenant, user, tasks[: args.warmup])
+            # the statistics of a queue in use (completed steps, running tasks), as
+            # autovacuum would soon make them, not those of tasks never run
+            vacuum_analyze(url)
+            for r in range(args.rounds):
+                mine = tasks[args.warmup + r * per_round : args.warmup + (r + 1) * per_round]
+                batch, single = mine[: args.tasks], mine[args.tasks :]
+                rates.append(throughput(database, tenant, user, batch))
+                loaded += _handoffs(database, tenant, batch)
+                one_at_a_time(database, tenant, user, single)
+                idle += _handoffs(database, tenant, single)
+                tps.append(pgbench(url, args.pgbench_seconds, args.clients, initialize=r == 0))
+        finally:
+            worker.stop()
+            worker.join(30)
+            clients.close()
     rate, reference = statistics.median(rates), statistics.median(tps)
     ratios = [a / b for a, b in zip(rates, tps, strict=True)]
     print(

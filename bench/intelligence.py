@@ -24,6 +24,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from bench.scratch import scratch_database, vacuum_analyze
 from renewflow import accounts
@@ -93,7 +94,9 @@ def _populate(database: Database, customers: int, tenants: int) -> list[uuid.UUI
     return ids
 
 
-def _timed_pass(database: Database, clients: LLMClients, limits: PassLimits) -> tuple[float, dict]:
+def _timed_pass(
+    database: Database, clients: LLMClients, limits: PassLimits
+) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
     result = run_pass(database, clients, limits, triggered_by="system")
     return time.perf_counter() - started, result.as_json()

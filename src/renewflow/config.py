@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     http_processes: int = Field(default=1, ge=1)
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
+    # The service role's pool (the worker's claims and finishes, jobs across tenants); by default
+    # half of pool_max_size, at least 4.
+    service_pool_max_size: int | None = Field(default=None, ge=1, le=1000)
     log_level: LogLevel = "info"
     # Threads serving synchronous routes in each HTTP process. A step request waits for its LLM
     # call in one of them (holding no database connection), so this bounds the concurrent

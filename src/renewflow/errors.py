@@ -34,6 +34,14 @@ class PermissionDeniedError(RenewflowError):
     """The caller is known but its role may not do this."""
 
 
+class UnsupportedMediaError(RenewflowError):
+    """Input of a type renewflow does not read (an uploaded file's format)."""
+
+
+class PayloadTooLargeError(RenewflowError):
+    """Input over a size limit (an uploaded file, or the text extracted from it)."""
+
+
 class InvalidInputError(RenewflowError):
     """A value is not acceptable; `field` names it (a dotted path for nested input)."""
 

@@ -18,7 +18,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from types import FrameType
 
@@ -29,8 +29,11 @@ from renewflow.engine import RunLimits, StepRunner, run_schedule
 from renewflow.engine.schedule import JOB as SCHEDULE_JOB
 from renewflow.engine.sweep import JOB as RENEWAL_SWEEP_JOB
 from renewflow.engine.sweep import run_sweep as run_renewal_sweep
+from renewflow.intelligence import PassLimits
+from renewflow.intelligence import periodic_job as intelligence_job
 from renewflow.jobs import Metrics, PeriodicJob, Worker, WorkerConfig, retry_delay, serve_metrics
 from renewflow.jobs.metrics import default_metrics
+from renewflow.knowledge import IndexQueue, default_embedder
 from renewflow.ledger import TaskType
 from renewflow.ledger.health import ScheduledJob
 from renewflow.ledger.health import job as health_rule
@@ -64,6 +67,8 @@ class Intervals:
     notification_delivery: timedelta = timedelta(seconds=30)
     health_check: timedelta = timedelta(minutes=5)
     retention: timedelta = timedelta(days=1)
+    # the continuous-intelligence agent's slot, shared with its cron endpoint
+    intelligence: timedelta = timedelta(minutes=30)
 
 
 def scheduled_jobs(intervals: Intervals) -> list[ScheduledJob]:
@@ -95,6 +100,8 @@ def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]
         for failure in result.failures:
             log.warning("renewal sweep: %s", failure.describe())
 
+    settings = load_settings()
+
     def schedule_notifications(conn: Connection) -> None:
         # each tenant in its own transaction; `conn` holds this slot's claim meanwhile
         run_schedule(database)
@@ -118,6 +125,12 @@ def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]
         ),
         health_job(database, scheduled_jobs(intervals), intervals.health_check),
         retention_job(database, intervals.retention),
+        intelligence_job(
+            database,
+            shared_clients,
+            PassLimits(settings.intelligence_batch_size, settings.intelligence_max_workspaces),
+            intervals.intelligence,
+        ),
     ]
 
 
@@ -141,24 +154,19 @@ def build_worker(
     with `agent_workers` > 0 agent task steps (their retries back off like the tasks')."""
     intervals = intervals or Intervals()
     if sweep_every is not None:
-        intervals = Intervals(
-            task_sweep=sweep_every,
-            renewal_sweep=intervals.renewal_sweep,
-            notification_schedule=intervals.notification_schedule,
-            notification_delivery=intervals.notification_delivery,
-            health_check=intervals.health_check,
-            retention=intervals.retention,
-        )
+        intervals = replace(intervals, task_sweep=sweep_every)
     queue = TaskQueue(
         database,
         registry or ProcessorRegistry.default(),
         backoff=lambda attempt: retry_delay(attempt, base=backoff_base, cap=backoff_cap),
     )
     config = config or WorkerConfig(batch=TASK_BATCH)
+    # documents to index for the knowledge base: the same worker, one job at a time each
+    index_queue = IndexQueue(database, embedder=default_embedder())
     workers = [
         Worker(
             database,
-            [queue],
+            [queue, index_queue],
             config=config,
             periodic=periodic_jobs(database, intervals),
             metrics=metrics,

@@ -263,6 +263,10 @@ def test_a_step_that_is_no_longer_current_is_a_409_shown_as_a_message(
     assert partial.status_code == 200
     assert "is not the current step" in partial.text
     assert _current(database, world) == "close"
+    # the new current step has no branch that takes free text: refused next to the box
+    unanswered = signed.post(f"{_chat(world)}/messages", {"step_id": "close", "text": "Hello?"})
+    assert unanswered.status_code == 422
+    assert "takes no other questions" in unanswered.text
 
 
 def test_bad_messages_are_refused_next_to_the_box(

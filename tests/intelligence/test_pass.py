@@ -219,7 +219,9 @@ def test_one_tenants_failure_never_stops_another(
             "WHERE task_type = 'continuous_intelligence_update'"
         ).fetchone()
     assert failure == {"subject_type": "tenant", "attempts": 1}
-    assert ledger is not None and ledger["status"] == "failed" and ledger["error_message"]
+    assert ledger is not None
+    assert ledger["status"] == "failed"
+    assert ledger["error_message"]
 
     # its next attempt is not due yet: the next pass leaves it waiting
     again = run_pass(database, clients, LIMITS, triggered_by="system")

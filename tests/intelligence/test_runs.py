@@ -21,7 +21,8 @@ def test_a_second_call_in_the_slot_returns_the_first_run(
     add_customer(database, tenant, "Runs Co")
     first = agent.run(LIMITS, triggered_by="system")
     second = agent.run(LIMITS, triggered_by="cron")
-    assert first.did_work and not second.did_work
+    assert first.did_work
+    assert not second.did_work
     assert (second.run_id, second.result) == (first.run_id, first.result)
 
 
@@ -38,7 +39,9 @@ def test_a_run_whose_holder_died_is_taken_over(
         )
     agent = ContinuousIntelligence(database, clients, clock=lambda: slot)
     outcome = agent.run(LIMITS, triggered_by="cron", wait_seconds=5)
-    assert outcome.did_work and outcome.attempts == 2 and outcome.status != "running"
+    assert outcome.did_work
+    assert outcome.attempts == 2
+    assert outcome.status != "running"
 
 
 def test_the_periodic_job_runs_every_thirty_minutes(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from renewflow.errors import PayloadTooLargeError, UnsupportedMediaError
 from renewflow.knowledge import (
     DocumentTooLarge,
     UnreadableDocument,
@@ -115,7 +116,7 @@ def test_a_missing_extra_is_415_with_the_reason(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(UnsupportedDocument) as missing:
         extract(_pdf("x"), "terms.pdf")
     assert "renewflow[documents]" in str(missing.value)
-    assert missing.value.status == 415
+    assert isinstance(missing.value, UnsupportedMediaError)  # 415 through the API
 
 
 def test_the_media_type_decides_when_the_name_has_no_suffix() -> None:
@@ -132,7 +133,7 @@ def test_text_over_the_limit_is_413(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(module, "MAX_TEXT_CHARS", 10)
     with pytest.raises(DocumentTooLarge) as large:
         extract(b"renewal renewal renewal", "a.txt")
-    assert large.value.status == 413
+    assert isinstance(large.value, PayloadTooLargeError)  # 413 through the API
 
 
 def test_unreadable_is_422_on_the_file_field() -> None:

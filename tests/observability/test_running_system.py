@@ -374,7 +374,7 @@ def test_llm_calls_steps_queues_deliveries_and_pools(run: Run, ops_db: Database)
     # the server's two processes, each with its pools (RENEWFLOW_POOL_MAX_SIZE=10)
     assert value(server, "renewflow_db_pool_max_connections", pool="app") == 20
     assert value(worker, "renewflow_db_pool_max_connections", pool="app") == 10
-    assert value(worker, "renewflow_db_pool_max_connections", pool="service") == 2
+    assert value(worker, "renewflow_db_pool_max_connections", pool="service") == 5
 
     outcomes = "renewflow_jobs_outcomes_total"
     assert value(worker, outcomes, queue="ai_tasks", processor="noop", outcome="success") == 2

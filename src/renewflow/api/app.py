@@ -19,7 +19,9 @@ from renewflow.api.routes import (
     executions,
     failures,
     health,
+    intelligence,
     knowledge,
+    ledger,
     notifications,
     tasks,
     tenant,
@@ -46,6 +48,8 @@ ROUTERS = (
     chat.router,
     knowledge.router,
     agents.router,
+    ledger.router,
+    intelligence.router,
 )
 
 
@@ -82,6 +86,7 @@ def create_app(
         telemetry=observability.tracing.fastapi_telemetry(),
     )
     app.state.database = database
+    app.state.settings = settings
     app.state.llm_clients = llm_clients
     app.state.step_runner = StepRunner(
         database, llm_clients, limits=RunLimits.from_settings(settings)

@@ -21,8 +21,10 @@ from renewflow.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     RenewflowError,
+    UnsupportedMediaError,
     ValidationFailed,
 )
 
@@ -36,6 +38,8 @@ STATUS_BY_ERROR: tuple[tuple[type[RenewflowError], int], ...] = (
     (ConflictError, 409),
     (PermissionDeniedError, 403),
     (InvalidInputError, 422),
+    (UnsupportedMediaError, 415),
+    (PayloadTooLargeError, 413),
     (DatabaseUnavailable, 503),
 )
 

@@ -48,4 +48,5 @@ def database_from_settings(settings: Settings, conninfo: str | None = None) -> D
         service_password=settings.service_password,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
+        service_max_size=settings.service_pool_max_size,
     )

@@ -45,6 +45,7 @@ class Database:
         service_password: str | None = None,
         min_size: int = 1,
         max_size: int = 10,
+        service_max_size: int | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
         self.owner_conninfo = owner_conninfo
@@ -76,7 +77,9 @@ class Database:
             self.service_conninfo,
             connection_class=Connection,
             min_size=0,
-            max_size=max(2, max_size // 4),
+            # a worker's runners claim and finish as the service role: one connection for each
+            # two of them keeps them from queueing behind each other (half the app pool, >= 4)
+            max_size=service_max_size or max(4, max_size // 2),
             open=False,
             kwargs=kwargs,
             name="renewflow-service",

@@ -154,7 +154,7 @@ def run_tenant(
     try:
         with database.tenant_transaction(tenant_id) as conn:
             run_id = ledger.start_tenant_run(
-                conn, triggered_by=triggered_by, input={"batch_size": batch}
+                conn, tenant_id=tenant_id, triggered_by=triggered_by, input={"batch_size": batch}
             )
             counts = conn.execute(_Q["recompute"], {"batch": batch}).fetchone()
             assert counts is not None
@@ -293,7 +293,9 @@ def _tenant_failed(
     result.error = describe_error(error)
     with database.tenant_transaction(tenant.tenant_id) as conn:
         if run_id is None:
-            run_id = ledger.start_tenant_run(conn, triggered_by=triggered_by, input={})
+            run_id = ledger.start_tenant_run(
+                conn, tenant_id=tenant.tenant_id, triggered_by=triggered_by, input={}
+            )
         ledger.finish_tenant_run(
             conn, run_id, status="failed", output=result.as_json(), error=result.error
         )

@@ -328,22 +328,3 @@ RETURNING id;
 
 -- name: forget_old_runs
 DELETE FROM intelligence_runs WHERE slot < %(before)s;
-
--- name: ledger_start
-INSERT INTO autonomous_tasks (tenant_id, task_type, status, input_data, executed_at,
-                              triggered_by, agent_name)
-VALUES (current_tenant_id(), 'continuous_intelligence_update', 'running', %(input)s,
-        clock_timestamp(), %(triggered_by)s, 'continuous-intelligence')
-RETURNING id;
-
--- name: ledger_attach
--- With the ledger's trigger (migration 0027), LLM calls recorded later in this transaction are
--- linked to the run; without it the setting is simply unused.
-SELECT set_config('renewflow.autonomous_task_id', %(id)s::text, true);
-
--- name: ledger_finish
-UPDATE autonomous_tasks
-SET status = %(status)s, output_data = %(output)s, error_message = %(error)s,
-    completed_at = greatest(clock_timestamp(), executed_at), cost_estimate_usd = %(cost)s
-WHERE id = %(id)s AND status IN ('pending', 'running')
-RETURNING id;

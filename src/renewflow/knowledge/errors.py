@@ -1,10 +1,16 @@
 """The knowledge package's errors, on the shared hierarchy (mapped to HTTP statuses and exit codes
-at the edges). Two have no class of their own in the shared table, an unsupported file type
-(415) and an over-size one (413): each carries its `status`."""
+at the edges)."""
 
 from __future__ import annotations
 
-from renewflow.errors import ConflictError, InvalidInputError, NotFoundError, RenewflowError
+from renewflow.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RenewflowError,
+    UnsupportedMediaError,
+)
 
 
 class KnowledgeBaseNotFound(NotFoundError):
@@ -17,16 +23,12 @@ class DocumentNotFound(NotFoundError):
         super().__init__(f"document {document_id} not found")
 
 
-class UnsupportedDocument(RenewflowError):
+class UnsupportedDocument(UnsupportedMediaError):
     """A file of a type renewflow does not extract (or whose optional extra is not installed)."""
 
-    status = 415
 
-
-class DocumentTooLarge(RenewflowError):
+class DocumentTooLarge(PayloadTooLargeError):
     """A file, or the text extracted from it, over the limits of `renewflow.knowledge.limits`."""
-
-    status = 413
 
 
 class UnreadableDocument(InvalidInputError):

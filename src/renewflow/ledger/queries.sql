@@ -95,12 +95,17 @@ SELECT id FROM tenants ORDER BY id;
 
 -- name: spend
 -- A tenant's LLM spend since each period's start (every call, autonomous or not), and its
--- settings (the budget). As the tenant or the service role.
+-- settings (the budget). As the tenant or the service role. A period without a budget is not
+-- summed: every autonomous step asks, and most tenants set none.
 SELECT t.settings,
-       coalesce((SELECT sum(c.cost_usd) FROM llm_calls c
-                 WHERE c.tenant_id = t.id AND c.created_at >= %(day)s), 0) AS day_usd,
-       coalesce((SELECT sum(c.cost_usd) FROM llm_calls c
-                 WHERE c.tenant_id = t.id AND c.created_at >= %(month)s), 0) AS month_usd
+       CASE WHEN coalesce(jsonb_typeof(t.settings -> 'budget' -> 'llm_daily_usd'), 'null') <> 'null' THEN
+         coalesce((SELECT sum(c.cost_usd) FROM llm_calls c
+                   WHERE c.tenant_id = t.id AND c.created_at >= %(day)s), 0)
+       ELSE 0 END AS day_usd,
+       CASE WHEN coalesce(jsonb_typeof(t.settings -> 'budget' -> 'llm_monthly_usd'), 'null') <> 'null' THEN
+         coalesce((SELECT sum(c.cost_usd) FROM llm_calls c
+                   WHERE c.tenant_id = t.id AND c.created_at >= %(month)s), 0)
+       ELSE 0 END AS month_usd
 FROM tenants t
 WHERE t.id = %(tenant_id)s;
 

@@ -24,7 +24,7 @@ _Q = load_queries("renewflow.ledger")
 
 
 class TaskType(StrEnum):
-    """`autonomous_tasks.task_type` (the CHECK of migration 0027; a contract test keeps them
+    """`autonomous_tasks.task_type` (the CHECK of migration 0026; a contract test keeps them
     equal): the spec's twelve, then renewflow's own scheduled work."""
 
     CONTINUOUS_INTELLIGENCE_UPDATE = "continuous_intelligence_update"

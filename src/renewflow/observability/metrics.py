@@ -382,7 +382,7 @@ class _DatabaseCollector:
                 # imported here: the ledger's package imports the layers this module serves
                 from renewflow.ledger.health import tenants_by_state
 
-                snapshot.health = dict(tenants_by_state(conn))
+                snapshot.health = {key: n for key, n in tenants_by_state(conn).items()}
         return snapshot
 
     def collect(self) -> Iterator[Metric]:

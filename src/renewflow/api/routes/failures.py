@@ -18,7 +18,11 @@ router = APIRouter(prefix="/api/failures", tags=["failures"])
 _Managers = Depends(require_role(Role.ADMIN, Role.MANAGER))
 
 Job = Literal[
-    "engine.renewal_sweep", "engine.notification_schedule", "notify.deliver", "tasks.sweep"
+    "engine.renewal_sweep",
+    "engine.notification_schedule",
+    "notify.deliver",
+    "tasks.sweep",
+    "intelligence.continuous",
 ]
 SubjectType = Literal["tenant", "customer", "execution", "notification", "workflow", "channel"]
 

@@ -21,7 +21,6 @@ from renewflow.accounts import Role
 from renewflow.api.deps import SessionDep, require_role
 from renewflow.knowledge import (
     Document,
-    DocumentTooLarge,
     Embedder,
     EmbeddingError,
     KnowledgeBase,
@@ -32,7 +31,6 @@ from renewflow.knowledge import (
     SearchIn,
     SearchMode,
     SearchResult,
-    UnsupportedDocument,
 )
 from renewflow.knowledge.limits import MAX_DOCUMENT_BYTES
 
@@ -75,11 +73,9 @@ _EmbedderDep = Annotated[Embedder | None, Depends(_embedder)]
 
 @contextmanager
 def _statuses() -> Iterator[None]:
-    """The knowledge errors whose status the shared table has no class for."""
+    """An embeddings endpoint's failure: the gateway's (502), or away for now (503)."""
     try:
         yield
-    except (UnsupportedDocument, DocumentTooLarge) as error:
-        raise HTTPException(error.status, error.message) from None
     except EmbeddingError as error:
         raise HTTPException(503 if error.retryable else 502, error.message) from None
 
