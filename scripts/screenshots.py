@@ -78,6 +78,29 @@ def _chat(page: Any, base: str, out: Path) -> None:
     )
 
 
+def _agents(page: Any, base: str, out: Path) -> None:
+    """An agent task of three steps created through its form, run by the worker with the mock
+    provider, its third step approved at its gate: the finished task."""
+    page.goto(f"{base}/agents")
+    page.get_by_label("Task name").fill("Acme renewal brief")
+    steps = (
+        ("Research", "List what changed at Acme this quarter: usage, tickets, contacts."),
+        ("Assess", "Assess the renewal risk from the research, with the evidence."),
+        ("Draft", "Draft a note to the account team from the assessment."),
+    )
+    for i, (name, instructions) in enumerate(steps):
+        page.locator(f"#new-{i}-step_name").fill(name)
+        page.locator(f"#new-{i}-instructions").fill(instructions)
+    page.locator("[name='steps-2-requires_approval']").check()
+    page.get_by_role("button", name="Create the task").click()
+    page.wait_for_url(f"{base}/agents/*")
+    page.get_by_role("button", name="Run the task").click()
+    page.get_by_role("button", name="Approve “Draft”").click(timeout=30_000)
+    page.get_by_text("The run completed").wait_for(timeout=30_000)
+    page.evaluate("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+    page.screenshot(path=str(out / "agent.png"), full_page=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "console")
@@ -125,6 +148,8 @@ def main() -> None:
                 shot("execution-timeline", execution.replace("/executions/", "/admin/executions/"))
                 shot("workflow", "/admin/workflows/prepare")
                 shot("people", "/admin/people")
+                _agents(page, base, args.out)
+                shot("ledger", "/admin/ledger")
                 browser.close()
         finally:
             _stop_api(proc)

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # How long a cron call that finds the slot's run under way waits for its result (then it
     # answers with the run still running).
     cron_wait_seconds: float = Field(default=30.0, ge=0.0, le=600.0)
+    # Whether the worker runs the continuous-intelligence agent every 30 minutes (the cron
+    # endpoint works either way).
+    intelligence_agent: bool = True
     # What the worker's 30-minute pass does: customers per tenant, and tenants.
     intelligence_batch_size: int = Field(default=25, ge=1, le=10_000)
     intelligence_max_workspaces: int = Field(default=50, ge=1, le=100_000)

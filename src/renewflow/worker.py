@@ -106,7 +106,7 @@ def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]
         # each tenant in its own transaction; `conn` holds this slot's claim meanwhile
         run_schedule(database)
 
-    return [
+    jobs = [
         ledgered(database, sweep_job(database, intervals.task_sweep), TaskType.TASK_SWEEP),
         ledgered(
             database,
@@ -125,13 +125,11 @@ def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]
         ),
         health_job(database, scheduled_jobs(intervals), intervals.health_check),
         retention_job(database, intervals.retention),
-        intelligence_job(
-            database,
-            shared_clients,
-            PassLimits(settings.intelligence_batch_size, settings.intelligence_max_workspaces),
-            intervals.intelligence,
-        ),
     ]
+    if settings.intelligence_agent:
+        limits = PassLimits(settings.intelligence_batch_size, settings.intelligence_max_workspaces)
+        jobs.append(intelligence_job(database, shared_clients, limits, intervals.intelligence))
+    return jobs
 
 
 def build_worker(

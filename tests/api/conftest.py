@@ -14,6 +14,7 @@ import uvicorn
 
 from renewflow import accounts
 from renewflow.api import create_app
+from renewflow.config import Settings
 from renewflow.db import Database
 
 
@@ -24,10 +25,12 @@ def free_port() -> int:
         return port
 
 
-def serve_in_thread(database: Database, *, manage_database: bool = False) -> Iterator[str]:
+def serve_in_thread(
+    database: Database, *, manage_database: bool = False, settings: Settings | None = None
+) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(
-        create_app(database, manage_database=manage_database),
+        create_app(database, manage_database=manage_database, settings=settings),
         host="127.0.0.1",
         port=port,
         log_level="warning",

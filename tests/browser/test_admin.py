@@ -117,7 +117,7 @@ def test_create_then_revoke_a_key(
     _, email = _user(database, tenant, "admin", "Ada Admin")
     integration, _ = _user(database, tenant, "service", "CRM Sync")
     _sign_in(page, api_url, database, email)
-    page.get_by_role("link", name="People and keys").click()
+    page.get_by_role("link", name="People", exact=True).click()
     page.wait_for_url(f"{api_url}/admin/people")
 
     page.get_by_label("For").select_option(str(integration))

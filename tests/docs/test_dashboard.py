@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,9 @@ class _Result:
     def fetchall(self) -> list[dict[str, Any]]:
         return self._rows
 
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._rows)
+
 
 class _Connection:
     def execute(self, query: str, params: object = None) -> _Result:
@@ -50,6 +54,17 @@ class _Connection:
                         "last_slot": 1,
                         "last_ok_slot": 1,
                         "failing": 0,
+                    }
+                ]
+            )
+        if "last_succeeded_at" in query:  # the ledger's health of scheduled work
+            return _Result(
+                [
+                    {
+                        "tenant_id": "t",
+                        "task_type": "renewal_sweep",
+                        "last_success": None,
+                        "tenant_created_at": datetime.now(UTC),
                     }
                 ]
             )

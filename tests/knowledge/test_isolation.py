@@ -87,6 +87,53 @@ def test_app_role_sees_only_its_own_chunks(database: Database, two_tenants) -> N
         assert row["n"] == 6
 
 
+_MATCHING = "SELECT id FROM knowledge_chunks_matching(%s::tsquery, %s::uuid[], 1000)"
+
+
+def test_the_index_function_returns_only_the_callers_chunks(
+    database: Database, two_tenants
+) -> None:
+    """knowledge_chunks_matching runs as the schema owner (so that the GIN index serves `@@`):
+    the tenant rule is its own, checked here as the app role."""
+    (a, a_base), (b, b_base) = two_tenants["a"], two_tenants["b"]
+    with database.tenant_transaction(a) as conn:
+        own = {
+            r["id"]
+            for r in conn.execute(
+                "SELECT id FROM knowledge_chunks WHERE search @@ 'renew | churn'::tsquery"
+            )
+        }
+        everything = {r["id"] for r in conn.execute(_MATCHING, ("renew | churn", None))}
+        other_base = conn.execute(_MATCHING, ("renew | churn", [b_base])).fetchall()
+        own_base = {r["id"] for r in conn.execute(_MATCHING, ("renew | churn", [a_base]))}
+    assert own
+    assert everything == own_base == own
+    assert other_base == []
+    with database.app_connection() as conn:
+        assert conn.execute(_MATCHING, ("renew | churn", None)).fetchall() == []
+    with database.tenant_transaction(b) as conn:
+        theirs = {r["id"] for r in conn.execute(_MATCHING, ("renew | churn", None))}
+    assert theirs
+    assert not theirs & own
+
+
+def test_the_index_function_can_read_every_chunk(database: Database) -> None:
+    """Its owner is subject to the forced policies unless a superuser: it needs its own."""
+    with database.owner_connection() as conn:
+        row = conn.execute(
+            """SELECT r.rolsuper OR r.rolbypassrls OR EXISTS (
+                        SELECT 1 FROM pg_policy pol
+                        WHERE pol.polrelid = 'knowledge_chunks'::regclass
+                          AND pol.polcmd IN ('r', '*') AND p.proowner = ANY (pol.polroles)
+                          AND pg_get_expr(pol.polqual, pol.polrelid) = 'true'
+                      ) AS reads_all,
+                      p.prosecdef AS definer
+               FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+               WHERE p.proname = 'knowledge_chunks_matching'"""
+        ).fetchone()
+    assert row == {"reads_all": True, "definer": True}
+
+
 def test_a_chunk_cannot_point_into_another_tenants_document(
     database: Database, two_tenants
 ) -> None:

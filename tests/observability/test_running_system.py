@@ -250,6 +250,8 @@ def run(
                 RENEWFLOW_SECRET_KEY=secret_key,
                 RENEWFLOW_LOG_FORMAT="json",
                 RENEWFLOW_POOL_MAX_SIZE="10",
+                # its own LLM calls would add to the exact counts this module checks
+                RENEWFLOW_INTELLIGENCE_AGENT="false",
                 OTEL_SERVICE_NAME="renewflow-worker",
                 **otel,
             ),

@@ -10,6 +10,7 @@ from renewflow.cli import (  # noqa: F401  (each module registers its commands o
     demo,
     imports,
     knowledge,
+    ledger,
     notifications,
     serve,
     worker,

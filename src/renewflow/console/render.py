@@ -28,10 +28,13 @@ NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/today", "Today", frozenset({"admin", "manager", "csm", "service"})),
     ("/book", "Renewal book", frozenset({"admin", "manager", "csm", "service"})),
     ("/tasks", "Action plan", frozenset({"admin", "manager", "csm", "service"})),
+    ("/agents", "Agents", frozenset({"admin", "manager", "csm", "service"})),
     ("/admin/workflows", "Workflows", frozenset({"admin", "manager"})),
     ("/admin/executions", "Executions", frozenset({"admin", "manager"})),
     ("/admin/notifications", "Notifications", frozenset({"admin", "manager"})),
-    ("/admin/people", "People and keys", frozenset({"admin"})),
+    ("/admin/ledger", "Ledger", frozenset({"admin", "manager"})),
+    ("/admin/people", "People", frozenset({"admin"})),
+    ("/admin/settings", "Settings", frozenset({"admin"})),
 )
 
 
@@ -114,4 +117,22 @@ def format_days(days: int | None) -> str:
     return f"in {days} days" if days > 1 else "tomorrow"
 
 
-ENV.filters.update(datetime=format_datetime, date=format_date, money=format_money, days=format_days)
+def format_usd(value: Decimal | float | int | None) -> str:
+    """An LLM spend: cents and below matter (a step costs fractions of a cent)."""
+    if value is None:
+        return "—"
+    amount = float(value)
+    if amount == 0:
+        return "$0.00"
+    if abs(amount) < 0.01:
+        return f"${amount:.4f}"
+    return f"${amount:,.2f}"
+
+
+ENV.filters.update(
+    datetime=format_datetime,
+    date=format_date,
+    money=format_money,
+    days=format_days,
+    usd=format_usd,
+)

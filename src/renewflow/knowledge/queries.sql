@@ -85,8 +85,7 @@ SELECT EXISTS (
 -- name: query_terms
 -- What full-text search makes of a query: the strict query (every word, as websearch syntax
 -- says) and the loose one (any of its words), as text, and their sizes (none: the query was
--- stop words only, or punctuation). The search takes them as parameters, so that its plan sees
--- them as constants and uses the GIN index.
+-- stop words only, or punctuation).
 WITH strict AS (SELECT websearch_to_tsquery('english', %(query)s) AS q),
 words AS (
   SELECT DISTINCT lexeme
@@ -102,39 +101,38 @@ FROM strict;
 -- Chunks matching every word first (as websearch_to_tsquery reads the query); when fewer than
 -- `limit` do, those matching some of its words follow, which paraphrased questions need. Each
 -- tier is ranked by cover density over the loose query, the title's words (weight A) counting
--- most. Ranking reads every candidate's tsvector, so each tier ranks at most `candidates`
--- matches: what keeps a query of common words fast on a large base.
+-- most. Matches and their tsvectors come from the GIN index (knowledge_chunks_matching,
+-- migration 0023: under the app role's policy PostgreSQL would test every chunk instead); only
+-- the `limit` kept are read through the policy. Ranking reads every candidate's tsvector, so each
+-- tier ranks at most `candidates` matches: what keeps a query of common words fast on a large
+-- base.
 WITH every_word AS MATERIALIZED (
-  SELECT c.id FROM knowledge_chunks c
-  WHERE c.search @@ %(strict)s::tsquery
-    AND (%(base_ids)s::uuid[] IS NULL OR c.knowledge_base_id = ANY (%(base_ids)s::uuid[]))
-  LIMIT %(candidates)s
+  SELECT m.id, m.document_id, m.search
+  FROM knowledge_chunks_matching(%(strict)s::tsquery, %(base_ids)s::uuid[], %(candidates)s) AS m
 ),
 some_words AS MATERIALIZED (
-  SELECT c.id FROM knowledge_chunks c
+  SELECT m.id, m.document_id, m.search
+  FROM knowledge_chunks_matching(%(loose)s::tsquery, %(base_ids)s::uuid[], %(candidates)s) AS m
   WHERE (SELECT count(*) FROM every_word) < %(limit)s
-    AND c.search @@ %(loose)s::tsquery
-    AND (%(base_ids)s::uuid[] IS NULL OR c.knowledge_base_id = ANY (%(base_ids)s::uuid[]))
-  LIMIT %(candidates)s
 ),
 candidates AS (
-  SELECT id, true AS all_words FROM every_word
+  SELECT id, document_id, search, true AS all_words FROM every_word
   UNION ALL
-  SELECT id, false FROM some_words WHERE id NOT IN (SELECT id FROM every_word)
+  SELECT id, document_id, search, false FROM some_words WHERE id NOT IN (SELECT id FROM every_word)
 ),
 ranked AS (
-  SELECT c.id, c.tenant_id, c.document_id, candidates.all_words,
-         ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', c.search, %(loose)s::tsquery, 1) AS score
+  SELECT id, document_id, all_words,
+         ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', search, %(loose)s::tsquery, 1) AS score
   FROM candidates
-  JOIN knowledge_chunks c ON c.id = candidates.id
-  ORDER BY candidates.all_words DESC, score DESC, c.id
+  ORDER BY all_words DESC, score DESC, id
   LIMIT %(limit)s
 )
 SELECT c.id AS chunk_id, c.document_id, d.title AS document_title, c.knowledge_base_id,
        c.title, c.body AS text, c.ordinal, ranked.all_words, ranked.score
 FROM ranked
 JOIN knowledge_chunks c ON c.id = ranked.id
-JOIN knowledge_documents d ON d.tenant_id = ranked.tenant_id AND d.id = ranked.document_id
+-- joined through `ranked`'s ids, so that each of the `limit` rows is one key lookup
+JOIN knowledge_documents d ON d.id = ranked.document_id
 ORDER BY ranked.all_words DESC, ranked.score DESC, c.id;
 
 -- name: embedded_bases

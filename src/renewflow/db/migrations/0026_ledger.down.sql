@@ -8,6 +8,9 @@ ALTER TABLE llm_calls
 
 DROP INDEX autonomous_tasks_created;
 DROP INDEX autonomous_tasks_summary;
+DROP INDEX idx_autonomous_tasks_tenant_type_time;
+CREATE INDEX idx_autonomous_tasks_tenant_type_time
+  ON autonomous_tasks (tenant_id, task_type, executed_at DESC);
 DROP INDEX autonomous_tasks_last_success;
 DROP INDEX autonomous_tasks_period;
 DELETE FROM autonomous_tasks WHERE task_type IN ('notification_schedule', 'task_sweep', 'agent_task_step');
