@@ -12,7 +12,7 @@ on PATH (or RENEWFLOW_PGBENCH). The defaults take about two minutes; `--tasks`, 
 - Worker: `renewflow.worker.build_worker` in this process, as `renewflow worker` composes it (the
   AI task queue's runner and the periodic jobs idle alongside), with `--runners` agent runner
   threads and pools of `--pool` connections (the `pool_max_size` setting's default: the service
-  pool the runners share is a quarter of it, at least 2). It runs for the whole benchmark.
+  pool the runners share is half of it, at least 4). It runs for the whole benchmark.
 - Throughput round: `--tasks` tasks are started in one transaction (`agents.run_task` each); the
   time runs from that commit to the last step's fenced finish, both read from the database's
   clock (the benchmark polls for the end only every 100 ms, so its polling loads the server

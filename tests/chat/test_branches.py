@@ -138,3 +138,28 @@ def test_bad_input_and_other_tenants(
     run = client.post(f"{world.base}/branches/go/run", json={}, headers=other.headers)
     assert run.status_code == 404
     assert execution_state(client, world)["currentStepId"] == "assess"
+
+
+def test_a_tenant_action_names_a_registered_handler_never_a_file(
+    client: httpx.Client, world: World, database: Database, make_key: Any
+) -> None:
+    def create(headers: dict[str, str], handler: str) -> httpx.Response:
+        body = {
+            "action_id": "snooze-2-weeks",
+            "action_name": "Snooze two weeks",
+            "action_type": "snooze",
+            "handler": handler,
+            "config": {"days": 14},
+        }
+        return client.post("/api/saved-actions", json=body, headers=headers)
+
+    for refused in ("file:../../etc/passwd", "file:/tmp/handler.py", "code:Nobody.nothing"):
+        answer = create(world.headers, refused)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"][0]["field"].endswith("handler")
+    ids = {a["actionId"] for a in client.get("/api/saved-actions", headers=world.headers).json()}
+    assert "snooze-2-weeks" not in ids  # nothing written
+    assert create(world.headers, "code:GlobalActions.snooze").status_code == 201
+    # the id is the tenant's own: another tenant may use it too
+    other = build_world(database, make_key)
+    assert create(other.headers, "code:GlobalActions.snooze").status_code == 201

@@ -46,7 +46,9 @@ def worker(
         typer.Option(case_sensitive=False, help="Default: RENEWFLOW_LOG_LEVEL, else info."),
     ] = None,
 ) -> None:
-    """Run a worker: AI tasks, the renewal sweep, scheduled notifications and their delivery.
+    """Run a worker: AI tasks, asynchronous step runs, agent task steps, knowledge-base
+    indexing, and the periodic jobs (the renewal sweep, scheduled notifications and their
+    delivery, the task sweep, health checks, retention, the continuous-intelligence agent).
     Stops gracefully on SIGTERM; run as many as you like."""
     from datetime import timedelta
 
