@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +40,7 @@ from renewflow.engine.steps import (
 )
 from renewflow.errors import RenewflowError
 from renewflow.jobs import Lease, Outcome, Worker, WorkerConfig
+from renewflow.jobs.leased import LeasedRows
 from renewflow.jobs.worker import default_worker_name
 from renewflow.llm import LLMClients
 from renewflow.observability import context, metrics, tracing
@@ -323,11 +324,12 @@ class StepRunner:
         return Worker(self.database, [self.queue], config=config)
 
 
-class StepRunQueue:
+class StepRunQueue(LeasedRows):
     """Queued step runs as a `renewflow.jobs.Queue`. Claims are capped per tenant (see
     `claim_step_runs`); everything but `run` is one short service-role transaction."""
 
     name = "step_runs"
+    queries = _Q
 
     def __init__(self, runner: StepRunner) -> None:
         self.runner = runner
@@ -358,25 +360,6 @@ class StepRunQueue:
             for r in rows
         ]
 
-    @staticmethod
-    def _pairs(leases: Sequence[Lease]) -> dict[str, Any]:
-        return {"ids": [x.job_id for x in leases], "tokens": [x.token for x in leases]}
-
-    def heartbeat(self, leases: Sequence[Lease], lease_seconds: float) -> int:
-        if not leases:
-            return 0
-        with self.database.service_transaction() as conn:
-            rows = conn.execute(
-                _Q["heartbeat"], {**self._pairs(leases), "lease_seconds": lease_seconds}
-            ).fetchall()
-        return len(rows)
-
-    def release(self, leases: Sequence[Lease]) -> int:
-        if not leases:
-            return 0
-        with self.database.service_transaction() as conn:
-            return len(conn.execute(_Q["release"], self._pairs(leases)).fetchall())
-
     def reap(self) -> int:
         with self.database.service_transaction() as conn:
             rows = conn.execute(
@@ -386,11 +369,6 @@ class StepRunQueue:
 
     def run(self, lease: Lease) -> Outcome:
         return self.runner.run_leased(lease)
-
-    def depth(self) -> Mapping[str, int]:
-        with self.database.service_transaction() as conn:
-            row = conn.execute(_Q["depth"]).fetchone()
-        return dict(row) if row else {}
 
 
 class LeaseKeeper:

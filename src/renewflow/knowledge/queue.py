@@ -12,7 +12,7 @@ A run is three steps, and no connection is held across the middle one:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from psycopg_pool import PoolTimeout
 
 from renewflow.db import Database, DatabaseUnavailable, load_queries
 from renewflow.jobs import Lease, Outcome, retry_delay
+from renewflow.jobs.leased import LeasedRows
 from renewflow.knowledge.chunking import Chunk, chunk_text
 from renewflow.knowledge.embeddings import Embedder, vector_literal
 from renewflow.knowledge.errors import EmbeddingError
@@ -45,10 +46,11 @@ class _Refused(Exception):
     """The run cannot succeed: fail the document for good with this message."""
 
 
-class IndexQueue:
+class IndexQueue(LeasedRows):
     """Claims queued documents and indexes them (chunks, then embeddings if configured)."""
 
     name = "knowledge_index"
+    queries = _Q
 
     def __init__(
         self,
@@ -91,33 +93,9 @@ class IndexQueue:
             for r in rows
         ]
 
-    @staticmethod
-    def _pairs(leases: Sequence[Lease]) -> dict[str, Any]:
-        return {"ids": [x.job_id for x in leases], "tokens": [x.token for x in leases]}
-
-    def heartbeat(self, leases: Sequence[Lease], lease_seconds: float) -> int:
-        if not leases:
-            return 0
-        with self.database.service_transaction() as conn:
-            rows = conn.execute(
-                _Q["heartbeat"], {**self._pairs(leases), "lease_seconds": lease_seconds}
-            ).fetchall()
-        return len(rows)
-
-    def release(self, leases: Sequence[Lease]) -> int:
-        if not leases:
-            return 0
-        with self.database.service_transaction() as conn:
-            return len(conn.execute(_Q["release"], self._pairs(leases)).fetchall())
-
     def reap(self) -> int:
         with self.database.service_transaction() as conn:
             return len(conn.execute(_Q["reap"]).fetchall())
-
-    def depth(self) -> Mapping[str, int]:
-        with self.database.service_transaction() as conn:
-            row = conn.execute(_Q["depth"]).fetchone()
-        return dict(row) if row else {}
 
     # -- running -----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ from psycopg_pool import PoolTimeout
 from renewflow import ledger
 from renewflow.db import Connection, Database, DatabaseUnavailable, load_queries
 from renewflow.jobs import Lease, Outcome, retry_delay
+from renewflow.jobs.leased import LeasedRows
 from renewflow.observability import context
 from renewflow.tasks.errors import UnknownProcessor
 from renewflow.tasks.processors import ProcessorContext, ProcessorRegistry, ProcessorResult
@@ -94,7 +95,7 @@ class _Done:
     delay: float
 
 
-class TaskQueue:
+class TaskQueue(LeasedRows):
     """Claims queued AI tasks and runs their processors, each with its task's tenant context.
 
     `flush_after`: results wait for the end of their batch to be written together, unless the
@@ -103,6 +104,7 @@ class TaskQueue:
     """
 
     name = "ai_tasks"
+    queries = _Q
 
     def __init__(
         self,
@@ -146,36 +148,9 @@ class TaskQueue:
             for r in rows
         ]
 
-    @staticmethod
-    def _pairs(leases: Sequence[Lease]) -> dict[str, Any]:
-        return {
-            "ids": [lease.job_id for lease in leases],
-            "tokens": [lease.token for lease in leases],
-        }
-
-    def heartbeat(self, leases: Sequence[Lease], lease_seconds: float) -> int:
-        if not leases:
-            return 0
-        with self.database.service_transaction() as conn:
-            rows = conn.execute(
-                _Q["heartbeat"], {**self._pairs(leases), "lease_seconds": lease_seconds}
-            ).fetchall()
-        return len(rows)
-
-    def release(self, leases: Sequence[Lease]) -> int:
-        if not leases:
-            return 0
-        with self.database.service_transaction() as conn:
-            return len(conn.execute(_Q["release"], self._pairs(leases)).fetchall())
-
     def reap(self) -> int:
         with self.database.service_transaction() as conn:
             return len(conn.execute(_Q["reap"], {}).fetchall())
-
-    def depth(self) -> Mapping[str, int]:
-        with self.database.service_transaction() as conn:
-            row = conn.execute(_Q["depth"]).fetchone()
-        return dict(row) if row else {}
 
     # -- running -----------------------------------------------------------------------------
 
@@ -328,7 +303,7 @@ class TaskQueue:
     def _held(self, leases: Sequence[Lease]) -> dict[Any, dict[str, Any]]:
         """The rows of the leases that still hold, by token."""
         with self.database.service_transaction() as conn:
-            rows = conn.execute(_Q["load_leased"], self._pairs(leases)).fetchall()
+            rows = conn.execute(_Q["load_leased"], self.pairs(leases)).fetchall()
         return {row["lease_token"]: row for row in rows}
 
     def _process(self, lease: Lease, row: dict[str, Any]) -> ProcessorResult:
