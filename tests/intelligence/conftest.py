@@ -15,10 +15,20 @@ from pydantic import SecretStr
 from renewflow.api import create_app
 from renewflow.api.routes import intelligence
 from renewflow.config import load_settings
-from renewflow.db import Database
+from renewflow.db import Database, Migrator
 from renewflow.intelligence import ContinuousIntelligence
 from renewflow.llm import LLMClients
 from tests.api.conftest import free_port
+
+@pytest.fixture(scope="package")
+def database(make_database: Callable[[], str]) -> Iterator[Database]:
+    """A database of this package's own: a pass spans every tenant, and the session database
+    holds other tests' tenants (some with providers pointed at fakes long gone)."""
+    url = make_database()
+    Migrator(url).migrate()
+    with Database(url, max_size=8) as db:
+        yield db
+
 
 CURRENT = "current-secret-" + "a" * 32
 PREVIOUS = "previous-secret-" + "b" * 32

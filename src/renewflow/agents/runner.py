@@ -2,24 +2,36 @@
 
 A step's run is three phases, and nothing is held across the middle one:
 1. the claim (one short service-role transaction) leases the step and returns all its run needs
-   (its task, the tenant's LLM settings, the previous steps' results when it asks for them);
+   (its task, the tenant's LLM settings, the previous steps' results when it asks for them, and
+   the tenant's LLM spend for the budget check, made from that without a transaction of its own);
 2. the LLM call, with no transaction open and no connection held;
 3. the fenced finish (`finish_agent_step`, one statement): the result, what was passed as context,
    the step's LLM calls, and the next step queued (or the task paused for an approval, or done).
 
+On the worker (`run_batch`), the finish of a completed step also leases the task's next step to
+the same runner, in the same transaction, unless the worker is stopping: the runner's next
+`claim` hands that lease out without a round trip, so a step costs one transaction, not two, and
+no NOTIFY (nobody else needs waking). A task then runs on one runner from start to end, its
+steps back to back; other tasks' queued steps are taken by the other runners and by each runner
+once its task is done.
+
 A worker that dies between 2 and 3 leaves its step running under a lease that expires: the reaper
 queues that step again (a retry spent) and only that step runs again; the steps before it stay
 completed. A worker that comes back late finds its lease gone and its finish refused (`LOST`),
-though its call's cost is still recorded.
+though its call's cost is still recorded. A worker that dies (or is stopped in the instant)
+after a finish leased it the next step leaves that step under a lease no one renews: it is
+reaped and run again like a step in flight.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -29,6 +41,7 @@ from renewflow.db import Database, load_queries
 from renewflow.jobs import Lease, Outcome, retry_delay
 from renewflow.ledger import TaskType, budget, periodic
 from renewflow.llm import LLMCall, LLMClients, LLMConfigError, LLMError, LLMRateLimited, LLMRequest
+from renewflow.observability import context as log_context
 
 log = logging.getLogger(__name__)
 
@@ -61,28 +74,26 @@ class AgentStepQueue:
         self.database = database
         self.llm_clients = llm_clients
         self.backoff = backoff
+        # per runner thread: its worker's name and lease length (from its claims), and the next
+        # step's lease its last finish took for it
+        self._ahead = threading.local()
 
     # -- the lease's life --------------------------------------------------------------------
 
     def claim(self, worker: str, limit: int, lease_seconds: float) -> list[Lease]:
+        # the lease the runner's last finish took for it, if any: it is already running
+        ahead: Lease | None = getattr(self._ahead, "lease", None)
+        if ahead is not None:
+            self._ahead.lease = None
+            if self._ahead.worker == worker:
+                return [ahead]
+            self.release([ahead])
         with self.database.service_transaction() as conn:
             rows = conn.execute(
                 _Q["claim"], {"worker": worker, "limit": limit, "lease_seconds": lease_seconds}
             ).fetchall()
-        return [
-            Lease(
-                job_id=r["id"],
-                tenant_id=r["tenant_id"],
-                token=r["lease_token"],
-                attempt=r["retry_count"] + 1,
-                max_attempts=r["max_retries"] + 1,
-                kind="agent_step",
-                queued_at=r["queued_at"],
-                claimed_at=r["claimed_at"],
-                payload=r,
-            )
-            for r in rows
-        ]
+        self._ahead.worker, self._ahead.lease_seconds = worker, lease_seconds
+        return [_lease(r) for r in rows]
 
     @staticmethod
     def _pairs(leases: Sequence[Lease]) -> dict[str, Any]:
@@ -116,6 +127,25 @@ class AgentStepQueue:
     # -- running -----------------------------------------------------------------------------
 
     def run(self, lease: Lease) -> Outcome:
+        return self._run(lease, ahead=False)
+
+    def run_batch(
+        self, leases: Sequence[Lease], should_stop: Callable[[], bool]
+    ) -> list[Outcome | None]:
+        """The worker's way in (see `BatchQueue`): the last step of the batch, once completed,
+        has its finish lease the task's next step for this runner, unless the worker is
+        stopping (a lease taken then would wait for a claim that never comes)."""
+        outcomes: list[Outcome | None] = []
+        for i, lease in enumerate(leases):
+            if should_stop():
+                outcomes.append(None)
+                continue
+            last = i == len(leases) - 1
+            with log_context.bound(job=lease.job_id, tenant=lease.tenant_id):
+                outcomes.append(self._run(lease, ahead=last and not should_stop()))
+        return outcomes
+
+    def _run(self, lease: Lease, *, ahead: bool) -> Outcome:
         row: Mapping[str, Any] = lease.payload
         if self._paused(lease):
             return Outcome.RETRY
@@ -171,7 +201,8 @@ class AgentStepQueue:
         if calls and not in_process:
             self._record(lease, calls)
             calls = []
-        return self.finish(
+        worker = getattr(self._ahead, "worker", None) if ahead else None
+        state, self._ahead.lease = self._finish(
             lease,
             outcome,
             result=result,
@@ -179,16 +210,27 @@ class AgentStepQueue:
             context=context.record,
             delay=delay,
             calls=calls,
+            worker=worker,
+            lease_seconds=getattr(self._ahead, "lease_seconds", 0.0),
         )
+        return state
 
     def _paused(self, lease: Lease) -> bool:
         """A step is autonomous LLM work: with the tenant's LLM budget spent it goes back to the
         queue, uncharged, until the next period (or a raised budget: it looks again every few
-        minutes), and the ledger says why (a `cancelled` row of the hour)."""
+        minutes), and the ledger says why (a `cancelled` row of the hour). The spend came with
+        the lease (the claim's, or the finish's that took it: after the step before's calls)."""
+        row = lease.payload
+        allowed = budget.from_spend(
+            lease.tenant_id,
+            row["tenant_settings"],
+            row["day_usd"],
+            row["month_usd"],
+            lease.claimed_at,
+        )
+        if allowed:
+            return False
         with self.database.service_transaction() as conn:
-            allowed = budget.allows_autonomous(conn, lease.tenant_id)
-            if allowed:
-                return False
             conn.execute(
                 _Q["defer"],
                 {
@@ -226,6 +268,25 @@ class AgentStepQueue:
         calls: Sequence[LLMCall] = (),
     ) -> Outcome:
         """The fenced finish: LOST, and nothing but the calls written, if the lease is gone."""
+        state, _ = self._finish(
+            lease, outcome, result=result, error=error, context=context, delay=delay, calls=calls
+        )
+        return state
+
+    def _finish(
+        self,
+        lease: Lease,
+        outcome: str,
+        *,
+        result: Mapping[str, Any],
+        error: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        delay: float = 0.0,
+        calls: Sequence[LLMCall] = (),
+        worker: str | None = None,
+        lease_seconds: float = 0.0,
+    ) -> tuple[Outcome, Lease | None]:
+        """The finish, and with `worker` the lease of the task's next step it took for it."""
         with self.database.service_transaction() as conn:
             row = conn.execute(
                 _Q["finish"],
@@ -233,23 +294,39 @@ class AgentStepQueue:
                     "step_id": lease.job_id,
                     "token": lease.token,
                     "outcome": outcome,
-                    "result": Jsonb(result),
+                    "result": _jsonb(result),
                     "error": error,
-                    "context": Jsonb(context or {}),
+                    "context": _jsonb(context or {}),
                     "delay": delay,
                     "calls": _encoded(calls),
+                    "worker": worker,
+                    "lease_seconds": lease_seconds,
                 },
             ).fetchone()
         assert row is not None
         state = _OUTCOMES[row["state"]]
         if state is Outcome.LOST:
             log.warning("agent step %s: its lease was gone; the result was discarded", lease.job_id)
-        return state
+        return state, _lease(row) if row["id"] is not None else None
+
+
+def _lease(row: dict[str, Any]) -> Lease:
+    return Lease(
+        job_id=row["id"],
+        tenant_id=row["tenant_id"],
+        token=row["lease_token"],
+        attempt=row["retry_count"] + 1,
+        max_attempts=row["max_retries"] + 1,
+        kind="agent_step",
+        queued_at=row["queued_at"],
+        claimed_at=row["claimed_at"],
+        payload=row,
+    )
+
+
+# the results, context records and calls hold only JSON values, save the odd UUID or Decimal
+_jsonb = partial(Jsonb, dumps=partial(json.dumps, default=str))
 
 
 def _encoded(calls: Sequence[LLMCall]) -> Jsonb:
-    rows = [
-        {**asdict(c), "cost_usd": str(c.cost_usd) if c.cost_usd is not None else None}
-        for c in calls
-    ]
-    return Jsonb(json.loads(json.dumps(rows, default=str)))
+    return _jsonb([asdict(c) for c in calls])

@@ -5,37 +5,20 @@
 -- of both does. `clock_timestamp()`, not `now()`: the fence is about the moment of the write.
 
 -- name: claim
--- The step as claimed, with all its run needs: its task, the tenant's LLM settings, how many
--- steps the task has, and (when it asks for them) the previous steps' results, in order.
+-- The steps leased, each with all its run needs (`agent_step_lease`, migration 0025).
 -- The task's status is read by a scalar subquery, not EXISTS: a semi-join lets the planner hash
 -- every running task and sort the whole queue on each claim (its cost growing with the queue);
 -- a subquery per row keeps the walk down `task_steps_queued` in order, stopping at the first.
 WITH picked AS (
-  SELECT s.id FROM task_steps s
+  SELECT s.id, s.run_after FROM task_steps s
   WHERE s.status = 'pending' AND s.run_after <= clock_timestamp()
     AND (SELECT t.status FROM agent_tasks t WHERE t.id = s.task_id) = 'running'
   ORDER BY s.run_after
   LIMIT %(limit)s
   FOR UPDATE OF s SKIP LOCKED
 )
-UPDATE task_steps s
-SET status = 'running', lease_token = gen_random_uuid(), claimed_by = %(worker)s,
-    lease_expires_at = clock_timestamp() + make_interval(secs => %(lease_seconds)s),
-    execution_started_at = clock_timestamp()
-FROM picked, agent_tasks t
-WHERE s.id = picked.id AND t.id = s.task_id
-RETURNING s.id, s.tenant_id, s.task_id, s.lease_token, s.retry_count, s.max_retries,
-          s.run_after AS queued_at, s.execution_started_at AS claimed_at, s.step_order,
-          s.step_name, s.instructions, s.include_previous_context, s.timeout_seconds, s.model,
-          t.name AS task_name, t.user_id, t.context_budget_chars,
-          (SELECT count(*) FROM task_steps c WHERE c.task_id = s.task_id) AS step_count,
-          (SELECT settings FROM tenants WHERE id = s.tenant_id) AS tenant_settings,
-          (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                    'step_id', p.id, 'step_order', p.step_order, 'step_name', p.step_name,
-                    'text', p.execution_result ->> 'text') ORDER BY p.step_order), '[]'::jsonb)
-           FROM task_steps p
-           WHERE s.include_previous_context AND p.task_id = s.task_id
-             AND p.step_order < s.step_order AND p.status = 'completed') AS previous;
+SELECT l.* FROM picked, agent_step_lease(picked.id, %(worker)s, %(lease_seconds)s, 'claimed') l
+ORDER BY picked.run_after;
 
 -- name: heartbeat
 UPDATE task_steps s
@@ -67,8 +50,10 @@ RETURNING s.id;
 SELECT reap_agent_steps() AS reaped;
 
 -- name: finish
-SELECT finish_agent_step(%(step_id)s, %(token)s, %(outcome)s, %(result)s, %(error)s,
-                         %(context)s, %(delay)s, %(calls)s) AS state;
+-- `state`, and the next step's lease when the finish took one for `worker` (NULL: none).
+SELECT * FROM finish_agent_step(%(step_id)s, %(token)s, %(outcome)s, %(result)s, %(error)s,
+                                %(context)s, %(delay)s, %(calls)s, %(worker)s,
+                                %(lease_seconds)s);
 
 -- name: record_calls
 -- A network provider's calls, recorded as soon as they answered, before the finish: a worker

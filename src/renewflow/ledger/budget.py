@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from renewflow.db import Connection, load_queries
@@ -124,20 +124,38 @@ class BudgetState:
 def state(conn: Connection, tenant_id: UUID, now: datetime | None = None) -> BudgetState:
     """The tenant's budgets and spend now (one statement; as the tenant or the service role)."""
     moment = now or datetime.now(UTC)
-    day, day_end = period_bounds("day", moment)
-    month, month_end = period_bounds("month", moment)
+    day, _ = period_bounds("day", moment)
+    month, _ = period_bounds("month", moment)
     row = conn.execute(_Q["spend"], {"tenant_id": tenant_id, "day": day, "month": month}).fetchone()
     if row is None:
         return BudgetState(tenant_id, (), DEFAULT_ALERT_PERCENT, moment)
-    budget = read_settings(row["settings"]).budget
+    return from_spend(tenant_id, row["settings"], row["day_usd"], row["month_usd"], moment)
+
+
+def from_spend(
+    tenant_id: UUID,
+    settings: dict[str, Any] | None,
+    day_usd: Decimal | None,
+    month_usd: Decimal | None,
+    now: datetime,
+) -> BudgetState:
+    """The budget state from the tenant's stored settings and its spend since the UTC day's and
+    month's start at `now`, as a statement that folds the check in reads them (the agent step
+    claim). None for a period means it has no budget (and was not summed): with neither, the
+    settings need not be read at all."""
+    if day_usd is None and month_usd is None:
+        return BudgetState(tenant_id, (), DEFAULT_ALERT_PERCENT, now)
+    day, day_end = period_bounds("day", now)
+    month, month_end = period_bounds("month", now)
+    budget = read_settings(settings or {}).budget
     usages = []
     if budget.llm_daily_usd is not None:
-        usages.append(Usage("day", budget.llm_daily_usd, row["day_usd"], day, day_end))
+        usages.append(Usage("day", budget.llm_daily_usd, day_usd or Decimal(0), day, day_end))
     if budget.llm_monthly_usd is not None:
-        usages.append(Usage("month", budget.llm_monthly_usd, row["month_usd"], month, month_end))
-    return BudgetState(
-        tenant_id, tuple(usages), budget.alert_percent or DEFAULT_ALERT_PERCENT, moment
-    )
+        usages.append(
+            Usage("month", budget.llm_monthly_usd, month_usd or Decimal(0), month, month_end)
+        )
+    return BudgetState(tenant_id, tuple(usages), budget.alert_percent or DEFAULT_ALERT_PERCENT, now)
 
 
 def allows_autonomous(

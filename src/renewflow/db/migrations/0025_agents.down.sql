@@ -1,5 +1,8 @@
 DROP FUNCTION reap_agent_steps();
-DROP FUNCTION finish_agent_step(uuid, uuid, text, jsonb, text, jsonb, double precision, jsonb);
+DROP FUNCTION finish_agent_step(uuid, uuid, text, jsonb, text, jsonb, double precision, jsonb, text,
+                                double precision);
+DROP FUNCTION agent_step_lease(uuid, text, double precision, text);
+DROP TYPE agent_step_lease;
 DROP FUNCTION agent_task_advance(uuid);
 
 DROP INDEX llm_calls_task_step;

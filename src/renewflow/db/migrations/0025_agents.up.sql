@@ -153,20 +153,84 @@ BEGIN
 END
 $$;
 
+-- A claimed step, with all its run needs: its task, the tenant's LLM settings, how many steps
+-- the task has, the previous steps' results (when it asks for them, in order) and the tenant's
+-- LLM spend since the UTC day's and month's start, for the budget check that comes before its
+-- call (`renewflow.ledger.budget.from_spend`; a period without a budget is not summed and is
+-- NULL, as in the ledger's `spend` query: every step asks, and most tenants set none).
+-- `state` is what the caller reports with it: 'claimed' from the claim, the outcome of the step
+-- before from the finish that leased this one.
+CREATE TYPE agent_step_lease AS (
+  state text, id uuid, tenant_id uuid, task_id uuid, lease_token uuid, retry_count integer,
+  max_retries integer, queued_at timestamptz, claimed_at timestamptz, step_order integer,
+  step_name text, instructions text, include_previous_context boolean, timeout_seconds integer,
+  model text, task_name text, user_id uuid, context_budget_chars integer, step_count integer,
+  tenant_settings jsonb, previous jsonb, day_usd numeric, month_usd numeric
+);
+
+-- Leases one pending step the caller has locked (the claim: SKIP LOCKED; the finish: the
+-- task's next step, with the task locked). `run_after` says when it was queued: a step leased
+-- by the finish before it ever waited in the queue was queued at that moment.
+CREATE FUNCTION agent_step_lease(
+  p_step_id uuid, p_worker text, p_lease_seconds double precision, p_state text
+) RETURNS SETOF agent_step_lease
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  -- plpgsql, not sql: its plan is kept for the session, where a SQL function is planned anew on
+  -- every call (half a millisecond, more than the update itself)
+  RETURN QUERY
+  UPDATE task_steps s
+  SET status = 'running', lease_token = gen_random_uuid(), claimed_by = p_worker,
+      lease_expires_at = clock_timestamp() + make_interval(secs => p_lease_seconds),
+      execution_started_at = clock_timestamp(), run_after = coalesce(s.run_after, clock_timestamp())
+  FROM agent_tasks t, tenants n
+  WHERE s.id = p_step_id AND s.status = 'pending' AND t.id = s.task_id AND n.id = s.tenant_id
+  RETURNING p_state, s.id, s.tenant_id, s.task_id, s.lease_token, s.retry_count, s.max_retries,
+            s.run_after, s.execution_started_at, s.step_order, s.step_name::text, s.instructions,
+            s.include_previous_context, s.timeout_seconds, s.model::text, t.name::text,
+            t.user_id, t.context_budget_chars,
+            (SELECT count(*)::integer FROM task_steps c WHERE c.task_id = s.task_id),
+            n.settings,
+            (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                      'step_id', p.id, 'step_order', p.step_order, 'step_name', p.step_name,
+                      'text', p.execution_result ->> 'text') ORDER BY p.step_order), '[]'::jsonb)
+             FROM task_steps p
+             WHERE s.include_previous_context AND p.task_id = s.task_id
+               AND p.step_order < s.step_order AND p.status = 'completed'),
+            CASE WHEN coalesce(jsonb_typeof(n.settings #> '{budget,llm_daily_usd}'), 'null') <> 'null'
+              THEN (SELECT coalesce(sum(c.cost_usd), 0) FROM llm_calls c
+                    WHERE c.tenant_id = s.tenant_id
+                      AND c.created_at >= date_trunc('day', clock_timestamp(), 'UTC')) END,
+            CASE WHEN coalesce(jsonb_typeof(n.settings #> '{budget,llm_monthly_usd}'), 'null') <> 'null'
+              THEN (SELECT coalesce(sum(c.cost_usd), 0) FROM llm_calls c
+                    WHERE c.tenant_id = s.tenant_id
+                      AND c.created_at >= date_trunc('month', clock_timestamp(), 'UTC')) END;
+END
+$$;
+
 -- The fenced finish of a claimed step, with the step's LLM calls (recorded whatever the fence
 -- says: they were made and paid for). Locks the task, then the step: the order every writer of
 -- both takes (edits, runs, cancels, the reaper), so none of them deadlock with it.
 -- p_outcome: 'completed', 'retry' (queued again after p_delay seconds while retries are left,
--- otherwise failed) or 'failed'. Returns 'lost' when the lease no longer holds.
+-- otherwise failed) or 'failed'. One row: `state` is 'completed', 'retry', 'failed', or 'lost'
+-- when the lease no longer holds.
+-- With p_worker set (a runner that will come straight back for more), a completed step's next
+-- step is leased to p_worker in this same transaction and returned in the row (its columns are
+-- NULL otherwise): no claim of its own, no NOTIFY, and the budget check it needs sees this
+-- step's calls. Without it (or when the next step waits for an approval, is not due yet, or is
+-- locked) the next step is queued as by `agent_task_advance`.
 CREATE FUNCTION finish_agent_step(
   p_step_id uuid, p_token uuid, p_outcome text, p_result jsonb, p_error text, p_context jsonb,
-  p_delay double precision, p_calls jsonb
-) RETURNS text
+  p_delay double precision, p_calls jsonb, p_worker text, p_lease_seconds double precision
+) RETURNS SETOF agent_step_lease
   LANGUAGE plpgsql
   AS $$
 DECLARE
   peek task_steps%ROWTYPE;
   held task_steps%ROWTYPE;
+  next_step task_steps%ROWTYPE;
+  answer agent_step_lease;
 BEGIN
   SELECT * INTO peek FROM task_steps WHERE id = p_step_id;
   IF FOUND THEN
@@ -176,7 +240,7 @@ BEGIN
       AND lease_expires_at > clock_timestamp()
     FOR UPDATE;
   END IF;
-  IF peek.id IS NOT NULL THEN
+  IF peek.id IS NOT NULL AND jsonb_array_length(p_calls) > 0 THEN
     INSERT INTO llm_calls (tenant_id, task_step_id, provider, model, input_tokens, output_tokens,
                            cost_usd, latency_ms, attempts, prompt_sha256, status, error_kind)
     SELECT peek.tenant_id, peek.id, c.provider, c.model, c.input_tokens, c.output_tokens,
@@ -186,7 +250,9 @@ BEGIN
       prompt_sha256 text, status text, error_kind text);
   END IF;
   IF held.id IS NULL THEN
-    RETURN 'lost';
+    answer.state := 'lost';
+    RETURN NEXT answer;
+    RETURN;
   END IF;
   IF p_outcome = 'completed' THEN
     UPDATE task_steps
@@ -194,8 +260,27 @@ BEGIN
         error_message = NULL, execution_completed_at = clock_timestamp(), run_after = NULL,
         lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
     WHERE id = p_step_id;
+    answer.state := 'completed';
+    IF p_worker IS NOT NULL THEN
+      -- steps run in order: the first pending one is the next (as in agent_task_advance)
+      SELECT * INTO next_step FROM task_steps
+      WHERE task_id = held.task_id AND status = 'pending'
+      ORDER BY step_order LIMIT 1;
+      IF FOUND AND NOT (next_step.requires_approval AND next_step.approved_at IS NULL)
+         AND coalesce(next_step.run_after <= clock_timestamp(), true) THEN
+        PERFORM 1 FROM task_steps WHERE id = next_step.id FOR UPDATE SKIP LOCKED;
+        IF FOUND THEN
+          RETURN QUERY SELECT * FROM agent_step_lease(next_step.id, p_worker, p_lease_seconds,
+                                                      'completed');
+          IF FOUND THEN
+            RETURN;
+          END IF;
+        END IF;
+      END IF;
+    END IF;
     PERFORM agent_task_advance(held.task_id);
-    RETURN 'completed';
+    RETURN NEXT answer;
+    RETURN;
   END IF;
   IF p_outcome = 'retry' AND held.retry_count < held.max_retries THEN
     UPDATE task_steps
@@ -204,7 +289,9 @@ BEGIN
         run_after = clock_timestamp() + make_interval(secs => p_delay),
         lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
     WHERE id = p_step_id;
-    RETURN 'retry';
+    answer.state := 'retry';
+    RETURN NEXT answer;
+    RETURN;
   END IF;
   UPDATE task_steps
   SET status = 'failed', execution_result = p_result, context_data = p_context,
@@ -215,7 +302,9 @@ BEGIN
   SET status = 'failed', completed_at = clock_timestamp(),
       error_message = format('step %s (%s) failed: %s', held.step_order, held.step_name, p_error)
   WHERE id = held.task_id;
-  RETURN 'failed';
+  answer.state := 'failed';
+  RETURN NEXT answer;
+  RETURN;
 END
 $$;
 
@@ -269,8 +358,12 @@ $$;
 GRANT EXECUTE ON FUNCTION agent_task_visible(uuid), agent_task_writable(uuid),
   agent_task_advance(uuid) TO renewflow_app, renewflow_service;
 GRANT EXECUTE ON FUNCTION
-  finish_agent_step(uuid, uuid, text, jsonb, text, jsonb, double precision, jsonb),
+  agent_step_lease(uuid, text, double precision, text),
+  finish_agent_step(uuid, uuid, text, jsonb, text, jsonb, double precision, jsonb, text,
+                    double precision),
   reap_agent_steps() TO renewflow_service;
 REVOKE EXECUTE ON FUNCTION
-  finish_agent_step(uuid, uuid, text, jsonb, text, jsonb, double precision, jsonb),
+  agent_step_lease(uuid, text, double precision, text),
+  finish_agent_step(uuid, uuid, text, jsonb, text, jsonb, double precision, jsonb, text,
+                    double precision),
   reap_agent_steps() FROM PUBLIC;
