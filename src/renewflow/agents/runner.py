@@ -8,12 +8,13 @@ A step's run is three phases, and nothing is held across the middle one:
 3. the fenced finish (`finish_agent_step`, one statement): the result, what was passed as context,
    the step's LLM calls, and the next step queued (or the task paused for an approval, or done).
 
-On the worker (`run_batch`), the finish of a completed step also leases the task's next step to
-the same runner, in the same transaction, unless the worker is stopping: the runner's next
-`claim` hands that lease out without a round trip, so a step costs one transaction, not two, and
-no NOTIFY (nobody else needs waking). A task then runs on one runner from start to end, its
-steps back to back; other tasks' queued steps are taken by the other runners and by each runner
-once its task is done.
+On the worker (`run_batch`), the finish also leases the runner its next step in the same
+transaction, unless the worker is stopping: a completed step's next step when it may run now,
+otherwise (the task done, or waiting) the oldest due step, as the claim would have. The runner's
+next `claim` hands that lease out without a round trip, so a step costs one transaction, not
+two, and a task's next step needs no NOTIFY (nobody else needs waking). A task then runs on one
+runner from start to end, its steps back to back; a runner takes a queued task's first step
+once its own task is done (tasks are served first in, first out, not steps).
 
 A worker that dies between 2 and 3 leaves its step running under a lease that expires: the reaper
 queues that step again (a retry spent) and only that step runs again; the steps before it stay
@@ -29,7 +30,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -193,7 +194,7 @@ class AgentStepQueue:
                 "output_tokens": response.output_tokens,
                 "cost_usd": str(call.cost_usd) if call and call.cost_usd is not None else None,
                 "latency_ms": call.latency_ms if call else response.latency_ms,
-                "prompt_sha256": request.prompt_sha256(),
+                "prompt_sha256": call.prompt_sha256 if call else request.prompt_sha256(),
                 "attempt": lease.attempt,
             }
         if error is not None:
@@ -328,5 +329,10 @@ def _lease(row: dict[str, Any]) -> Lease:
 _jsonb = partial(Jsonb, dumps=partial(json.dumps, default=str))
 
 
+# the columns `finish_agent_step` and `record_calls` read of each call (`asdict` would copy
+# every value deeply, once per step, for flat rows)
+_CALL_FIELDS = tuple(f.name for f in fields(LLMCall))
+
+
 def _encoded(calls: Sequence[LLMCall]) -> Jsonb:
-    return _jsonb([asdict(c) for c in calls])
+    return _jsonb([{name: getattr(c, name) for name in _CALL_FIELDS} for c in calls])

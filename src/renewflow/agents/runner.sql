@@ -5,20 +5,8 @@
 -- of both does. `clock_timestamp()`, not `now()`: the fence is about the moment of the write.
 
 -- name: claim
--- The steps leased, each with all its run needs (`agent_step_lease`, migration 0025).
--- The task's status is read by a scalar subquery, not EXISTS: a semi-join lets the planner hash
--- every running task and sort the whole queue on each claim (its cost growing with the queue);
--- a subquery per row keeps the walk down `task_steps_queued` in order, stopping at the first.
-WITH picked AS (
-  SELECT s.id, s.run_after FROM task_steps s
-  WHERE s.status = 'pending' AND s.run_after <= clock_timestamp()
-    AND (SELECT t.status FROM agent_tasks t WHERE t.id = s.task_id) = 'running'
-  ORDER BY s.run_after
-  LIMIT %(limit)s
-  FOR UPDATE OF s SKIP LOCKED
-)
-SELECT l.* FROM picked, agent_step_lease(picked.id, %(worker)s, %(lease_seconds)s, 'claimed') l
-ORDER BY picked.run_after;
+-- The steps leased, oldest first, each with all its run needs (migration 0025).
+SELECT * FROM claim_agent_steps(%(worker)s, %(limit)s, %(lease_seconds)s, 'claimed');
 
 -- name: heartbeat
 UPDATE task_steps s
@@ -50,7 +38,7 @@ RETURNING s.id;
 SELECT reap_agent_steps() AS reaped;
 
 -- name: finish
--- `state`, and the next step's lease when the finish took one for `worker` (NULL: none).
+-- `state`, and the lease the finish took for `worker` (NULL: none, or no `worker`).
 SELECT * FROM finish_agent_step(%(step_id)s, %(token)s, %(outcome)s, %(result)s, %(error)s,
                                 %(context)s, %(delay)s, %(calls)s, %(worker)s,
                                 %(lease_seconds)s);

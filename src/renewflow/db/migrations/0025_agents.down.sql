@@ -1,6 +1,7 @@
 DROP FUNCTION reap_agent_steps();
 DROP FUNCTION finish_agent_step(uuid, uuid, text, jsonb, text, jsonb, double precision, jsonb, text,
                                 double precision);
+DROP FUNCTION claim_agent_steps(text, integer, double precision, text);
 DROP FUNCTION agent_step_lease(uuid, text, double precision, text);
 DROP TYPE agent_step_lease;
 DROP FUNCTION agent_task_advance(uuid);

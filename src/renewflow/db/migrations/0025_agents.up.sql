@@ -209,17 +209,43 @@ BEGIN
 END
 $$;
 
+-- The claim: up to p_limit due steps of running tasks, oldest first, each leased to p_worker.
+-- The task's status is read by a scalar subquery, not EXISTS: a semi-join lets the planner hash
+-- every running task and sort the whole queue on each claim (its cost growing with the queue);
+-- a subquery per row keeps the walk down `task_steps_queued` in order, stopping at the first.
+CREATE FUNCTION claim_agent_steps(
+  p_worker text, p_limit integer, p_lease_seconds double precision, p_state text
+) RETURNS SETOF agent_step_lease
+  LANGUAGE plpgsql
+  AS $$
+DECLARE
+  picked uuid;
+BEGIN
+  FOR picked IN
+    SELECT s.id FROM task_steps s
+    WHERE s.status = 'pending' AND s.run_after <= clock_timestamp()
+      AND (SELECT t.status FROM agent_tasks t WHERE t.id = s.task_id) = 'running'
+    ORDER BY s.run_after
+    LIMIT p_limit
+    FOR UPDATE OF s SKIP LOCKED
+  LOOP
+    RETURN QUERY SELECT * FROM agent_step_lease(picked, p_worker, p_lease_seconds, p_state);
+  END LOOP;
+END
+$$;
+
 -- The fenced finish of a claimed step, with the step's LLM calls (recorded whatever the fence
 -- says: they were made and paid for). Locks the task, then the step: the order every writer of
 -- both takes (edits, runs, cancels, the reaper), so none of them deadlock with it.
 -- p_outcome: 'completed', 'retry' (queued again after p_delay seconds while retries are left,
 -- otherwise failed) or 'failed'. One row: `state` is 'completed', 'retry', 'failed', or 'lost'
 -- when the lease no longer holds.
--- With p_worker set (a runner that will come straight back for more), a completed step's next
--- step is leased to p_worker in this same transaction and returned in the row (its columns are
--- NULL otherwise): no claim of its own, no NOTIFY, and the budget check it needs sees this
--- step's calls. Without it (or when the next step waits for an approval, is not due yet, or is
--- locked) the next step is queued as by `agent_task_advance`.
+-- With p_worker set (a runner that will come straight back for more), the finish also leases
+-- p_worker its next step, returned in the row (its columns are NULL when there is none): a
+-- completed step's next step when it may run now (no claim of its own, no NOTIFY), otherwise
+-- (the task done, failed, retrying later, or paused for an approval) what the claim would have
+-- given it. The budget check a leased step needs then sees this step's calls. Without p_worker
+-- the next step is queued as by `agent_task_advance`, and nothing is leased.
 CREATE FUNCTION finish_agent_step(
   p_step_id uuid, p_token uuid, p_outcome text, p_result jsonb, p_error text, p_context jsonb,
   p_delay double precision, p_calls jsonb, p_worker text, p_lease_seconds double precision
@@ -268,21 +294,18 @@ BEGIN
       ORDER BY step_order LIMIT 1;
       IF FOUND AND NOT (next_step.requires_approval AND next_step.approved_at IS NULL)
          AND coalesce(next_step.run_after <= clock_timestamp(), true) THEN
-        PERFORM 1 FROM task_steps WHERE id = next_step.id FOR UPDATE SKIP LOCKED;
+        -- With the task locked nobody else holds this step, but for a claim that found it due
+        -- (a step the budget deferred): then the lease waits for that claim and finds the step
+        -- taken, and this runner takes the claim's way below.
+        RETURN QUERY SELECT * FROM agent_step_lease(next_step.id, p_worker, p_lease_seconds,
+                                                    answer.state);
         IF FOUND THEN
-          RETURN QUERY SELECT * FROM agent_step_lease(next_step.id, p_worker, p_lease_seconds,
-                                                      'completed');
-          IF FOUND THEN
-            RETURN;
-          END IF;
+          RETURN;
         END IF;
       END IF;
     END IF;
     PERFORM agent_task_advance(held.task_id);
-    RETURN NEXT answer;
-    RETURN;
-  END IF;
-  IF p_outcome = 'retry' AND held.retry_count < held.max_retries THEN
+  ELSIF p_outcome = 'retry' AND held.retry_count < held.max_retries THEN
     UPDATE task_steps
     SET status = 'pending', retry_count = retry_count + 1, error_message = p_error,
         context_data = p_context,
@@ -290,21 +313,25 @@ BEGIN
         lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
     WHERE id = p_step_id;
     answer.state := 'retry';
-    RETURN NEXT answer;
-    RETURN;
+  ELSE
+    UPDATE task_steps
+    SET status = 'failed', execution_result = p_result, context_data = p_context,
+        error_message = p_error, execution_completed_at = clock_timestamp(), run_after = NULL,
+        lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
+    WHERE id = p_step_id;
+    UPDATE agent_tasks
+    SET status = 'failed', completed_at = clock_timestamp(),
+        error_message = format('step %s (%s) failed: %s', held.step_order, held.step_name, p_error)
+    WHERE id = held.task_id;
+    answer.state := 'failed';
   END IF;
-  UPDATE task_steps
-  SET status = 'failed', execution_result = p_result, context_data = p_context,
-      error_message = p_error, execution_completed_at = clock_timestamp(), run_after = NULL,
-      lease_token = NULL, claimed_by = NULL, lease_expires_at = NULL
-  WHERE id = p_step_id;
-  UPDATE agent_tasks
-  SET status = 'failed', completed_at = clock_timestamp(),
-      error_message = format('step %s (%s) failed: %s', held.step_order, held.step_name, p_error)
-  WHERE id = held.task_id;
-  answer.state := 'failed';
+  IF p_worker IS NOT NULL THEN
+    RETURN QUERY SELECT * FROM claim_agent_steps(p_worker, 1, p_lease_seconds, answer.state);
+    IF FOUND THEN
+      RETURN;
+    END IF;
+  END IF;
   RETURN NEXT answer;
-  RETURN;
 END
 $$;
 
@@ -359,11 +386,13 @@ GRANT EXECUTE ON FUNCTION agent_task_visible(uuid), agent_task_writable(uuid),
   agent_task_advance(uuid) TO renewflow_app, renewflow_service;
 GRANT EXECUTE ON FUNCTION
   agent_step_lease(uuid, text, double precision, text),
+  claim_agent_steps(text, integer, double precision, text),
   finish_agent_step(uuid, uuid, text, jsonb, text, jsonb, double precision, jsonb, text,
                     double precision),
   reap_agent_steps() TO renewflow_service;
 REVOKE EXECUTE ON FUNCTION
   agent_step_lease(uuid, text, double precision, text),
+  claim_agent_steps(text, integer, double precision, text),
   finish_agent_step(uuid, uuid, text, jsonb, text, jsonb, double precision, jsonb, text,
                     double precision),
   reap_agent_steps() FROM PUBLIC;
