@@ -20,6 +20,7 @@ from renewflow.intelligence import ContinuousIntelligence
 from renewflow.llm import LLMClients
 from tests.api.conftest import free_port
 
+
 @pytest.fixture(scope="package")
 def database(make_database: Callable[[], str]) -> Iterator[Database]:
     """A database of this package's own: a pass spans every tenant, and the session database
