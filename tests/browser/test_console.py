@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from renewflow import accounts
 from renewflow.accounts.sessions import issue_login_link
 from renewflow.db import Database
@@ -52,7 +54,9 @@ def test_the_keyboard_reaches_everything(
 ) -> None:
     _, token = _link(database, tenant_factory(), "manager")
     page.goto(f"{api_url}/sign-in/link/{token}")
-    page.keyboard.press("Enter")  # the sign-in button has the focus
+    # the sign-in button has the focus (autofocus lands at a rendering update after `load`)
+    expect(page.get_by_role("button", name="Sign in")).to_be_focused()
+    page.keyboard.press("Enter")
     page.wait_for_url(f"{api_url}/today")
     page.keyboard.press("?")
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from renewflow import accounts
 from renewflow.accounts.sessions import issue_login_link
@@ -30,6 +31,8 @@ def _sign_in(page: Any, api_url: str, database: Database, tenant: uuid.UUID) -> 
     with database.service_transaction() as conn:
         token = issue_login_link(conn, email)
     page.goto(f"{api_url}/sign-in/link/{token}")
+    # the browser applies autofocus at its next rendering update, which may come after `load`
+    expect(page.get_by_role("button", name="Sign in")).to_be_focused()
     page.keyboard.press("Enter")
     page.wait_for_url(f"{api_url}/today")
 

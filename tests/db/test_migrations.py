@@ -20,7 +20,12 @@ def _public_objects(url: str) -> dict[str, int]:
                  (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE n.nspname = 'public') AS relations,
                  (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                  WHERE n.nspname = 'public') AS functions,
+                  WHERE n.nspname = 'public'
+                    -- an extension's own functions (pgvector's, where 0023 created it) are not
+                    -- ours: the extension stays after a rollback, as other databases may use it
+                    AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                      AND d.deptype = 'e')) AS functions,
                  (SELECT count(*) FROM pg_policy) AS policies"""
         ).fetchone()
     assert row is not None

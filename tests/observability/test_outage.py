@@ -22,7 +22,8 @@ from tests.observability.scrape import parse, value
 
 
 class SilentProxy:
-    """Forwards TCP to `target` until `silence()`: from then on it reads and drops every byte
+    """Forwards TCP to `target` (a host and port, or a socket directory and port) until
+    `silence()`: from then on it reads and drops every byte
     and accepts new connections without forwarding them, until `speak()`."""
 
     def __init__(self, target: tuple[str, int]) -> None:
@@ -61,13 +62,21 @@ class SilentProxy:
                 threading.Thread(target=self._drain, args=(client,), daemon=True).start()
                 continue
             try:
-                upstream = socket.create_connection(self.target)
+                upstream = self._upstream()
             except OSError:
                 client.close()
                 continue
             self._sockets.append(upstream)
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _upstream(self) -> socket.socket:
+        host, port = self.target
+        if host.startswith("/"):  # a socket directory (the embedded server listens on one)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(f"{host}/.s.PGSQL.{port}")
+            return sock
+        return socket.create_connection(self.target)
 
     def _drain(self, sock: socket.socket) -> None:
         with contextlib.suppress(OSError):
