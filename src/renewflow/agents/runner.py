@@ -40,6 +40,7 @@ from psycopg.types.json import Jsonb
 from renewflow.agents.context import build_prompt, previous_results
 from renewflow.db import Database, load_queries
 from renewflow.jobs import Lease, Outcome, retry_delay
+from renewflow.jobs.leased import LeasedRows
 from renewflow.ledger import TaskType, budget, periodic
 from renewflow.llm import LLMCall, LLMClients, LLMConfigError, LLMError, LLMRateLimited, LLMRequest
 from renewflow.observability import context as log_context
@@ -59,11 +60,12 @@ _OUTCOMES = {
 MAX_OUTPUT_TOKENS = 2048
 
 
-class AgentStepQueue:
+class AgentStepQueue(LeasedRows):
     """Queued agent task steps. Everything is one short service-role transaction, and `run`
     holds none while the LLM answers."""
 
     name = "agent_steps"
+    queries = _Q
 
     def __init__(
         self,
@@ -96,34 +98,10 @@ class AgentStepQueue:
         self._ahead.worker, self._ahead.lease_seconds = worker, lease_seconds
         return [_lease(r) for r in rows]
 
-    @staticmethod
-    def _pairs(leases: Sequence[Lease]) -> dict[str, Any]:
-        return {"ids": [x.job_id for x in leases], "tokens": [x.token for x in leases]}
-
-    def heartbeat(self, leases: Sequence[Lease], lease_seconds: float) -> int:
-        if not leases:
-            return 0
-        with self.database.service_transaction() as conn:
-            rows = conn.execute(
-                _Q["heartbeat"], {**self._pairs(leases), "lease_seconds": lease_seconds}
-            ).fetchall()
-        return len(rows)
-
-    def release(self, leases: Sequence[Lease]) -> int:
-        if not leases:
-            return 0
-        with self.database.service_transaction() as conn:
-            return len(conn.execute(_Q["release"], self._pairs(leases)).fetchall())
-
     def reap(self) -> int:
         with self.database.service_transaction() as conn:
             row = conn.execute(_Q["reap"]).fetchone()
         return int(row["reaped"]) if row else 0
-
-    def depth(self) -> Mapping[str, int]:
-        with self.database.service_transaction() as conn:
-            row = conn.execute(_Q["depth"]).fetchone()
-        return dict(row) if row else {}
 
     # -- running -----------------------------------------------------------------------------
 
