@@ -3,21 +3,18 @@ Server-Sent Events), and the saved actions."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import queue
 import threading
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from renewflow import chat
 from renewflow.accounts import Role
+from renewflow.api import sse
 from renewflow.api.deps import SessionDep, TenantSession, require_role
 from renewflow.api.problems import PROBLEM_JSON
 from renewflow.engine.idempotency import MAX_KEY_LENGTH, fingerprint, once
@@ -248,7 +245,7 @@ def _answer(
         thread = chat.get_thread(conn, thread_id)
     if thread["status"] != "active":
         raise chat.ThreadClosed(f"thread {thread_id} is not active: it takes no more messages")
-    events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+    events: sse.Events = queue.Queue()
 
     def work() -> None:
         # its own thread, not the request's: the answer is stored even if the client leaves
@@ -277,22 +274,7 @@ def _answer(
 
     threading.Thread(target=work, name=f"chat-{thread_id}", daemon=True).start()
 
-    async def stream() -> AsyncIterator[str]:
-        number = 0
-        while True:
-            item = await run_in_threadpool(events.get)
-            if item is None:
-                return
-            number += 1
-            name, data = item
-            yield f"id: {number}\nevent: {name}\ndata: {json.dumps(data, default=str)}\n\n"
-            await asyncio.sleep(0)
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse.from_queue(events)
 
 
 def _llm_failed(error: LLMError) -> JSONResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -16,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from renewflow import engine
 from renewflow.accounts import Role
+from renewflow.api import sse
 from renewflow.api.deps import SessionDep, require_role
 from renewflow.api.problems import PROBLEM_JSON
 from renewflow.engine import StepRequest, StepRunner
@@ -285,7 +285,7 @@ async def follow_run(run_id: UUID, session: SessionDep) -> StreamingResponse:
             if run["status"] != sent:
                 number += 1
                 sent = run["status"]
-                yield f"id: {number}\nevent: {sent}\ndata: {json.dumps(run)}\n\n"
+                yield sse.frame(number, sent, run)
                 if sent in engine.TERMINAL_RUN_STATES:
                     return
                 pause = 0.05
@@ -297,11 +297,7 @@ async def follow_run(run_id: UUID, session: SessionDep) -> StreamingResponse:
             pause = min(0.5, pause * 1.5)
             run = await run_in_threadpool(read)
 
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse.response(events())
 
 
 @router.post("/executions/{execution_id}/steps/{step_id}/skip")

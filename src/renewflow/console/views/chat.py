@@ -12,23 +12,23 @@ JavaScript the same forms post plainly and the page shows the stored answer.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import queue
 import re
 import threading
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from renewflow import chat, engine
+from renewflow.api import sse
 from renewflow.chat.branches import branches_of, normalized
 from renewflow.console.render import is_partial
 from renewflow.console.views import executions as task_mode
@@ -543,7 +543,7 @@ def _stream(console: Console, execution_id: UUID, thread_id: UUID, content: str)
     """The answer as Server-Sent Events: `delta` events as the model writes, then `message`
     (the stored message's id, and the page to show it on) or `error`. The call runs in its own
     thread: a reader that goes away loses nothing, the answer is stored once, whole."""
-    events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+    events: sse.Events = queue.Queue()
     clients = console.request.app.state.llm_clients
     page = f"/executions/{execution_id}?" + urlencode({"thread": str(thread_id)})
 
@@ -580,22 +580,7 @@ def _stream(console: Console, execution_id: UUID, thread_id: UUID, content: str)
 
     threading.Thread(target=work, name=f"console-chat-{thread_id}", daemon=True).start()
 
-    async def stream() -> AsyncIterator[str]:
-        number = 0
-        while True:
-            item = await run_in_threadpool(events.get)
-            if item is None:
-                return
-            number += 1
-            name, data = item
-            yield f"id: {number}\nevent: {name}\ndata: {json.dumps(data)}\n\n"
-            await asyncio.sleep(0)
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse.from_queue(events)
 
 
 @router.post("/executions/{execution_id}/chat/threads/{thread_id}/end")
