@@ -9,10 +9,13 @@ on PATH (or RENEWFLOW_PGBENCH). The defaults take about two minutes; `--tasks`, 
 - World: a fresh database, one tenant on the default (mock) provider, one user owning every
   task. A task has three steps, each with `include_previous_context` (so steps 2 and 3 are given
   the earlier results). All tasks are created before anything is timed.
-- Worker: `renewflow.worker.build_worker` in this process, as `renewflow worker` composes it (the
-  AI task queue's runner and the periodic jobs idle alongside), with `--runners` agent runner
-  threads and pools of `--pool` connections (the `pool_max_size` setting's default: the service
-  pool the runners share is half of it, at least 4). It runs for the whole benchmark.
+- Workers: `--processes` processes of `renewflow worker` (2 by default: one a core, as
+  operations.md advises for CPU-bound steps), each with `--runners` agent runner threads (4, the
+  `RENEWFLOW_AGENT_WORKERS` default) and pools of `--pool` connections (the `pool_max_size`
+  default: the service pool the runners share is half of it, at least 4), as a deployment runs
+  them: apart from this process, whose polling and pgbench runs would otherwise compete with
+  their runners for its interpreter. They run for the whole benchmark. `--processes 1` is the
+  one-process figure.
 - Throughput round: `--tasks` tasks are started in one transaction (`agents.run_task` each); the
   time runs from that commit to the last step's fenced finish, both read from the database's
   clock (the benchmark polls for the end only every 100 ms, so its polling loads the server
@@ -43,12 +46,10 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from bench.scratch import scratch_database, vacuum_analyze
-from bench.tasks import pgbench
+from bench.tasks import pgbench, start_workers, stop_workers, wait_for_workers
 from renewflow import accounts, agents
 from renewflow.db import Database
-from renewflow.jobs import WorkerConfig
-from renewflow.llm import LLMClients
-from renewflow.worker import AGENT_WORKERS, build_worker
+from renewflow.worker import AGENT_WORKERS
 
 STEPS = 3
 
@@ -164,7 +165,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--handoff-tasks", type=int, default=50, help="one-at-a-time, per round")
     parser.add_argument("--warmup", type=int, default=50, help="tasks run before the rounds")
-    parser.add_argument("--runners", type=int, default=AGENT_WORKERS, help="agent runner threads")
+    parser.add_argument("--runners", type=int, default=AGENT_WORKERS, help="per process")
+    parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument("--pool", type=int, default=10, help="pool size (pool_max_size)")
     parser.add_argument("--pgbench-seconds", type=int, default=10, help="per round")
     parser.add_argument("--clients", type=int, default=4, help="pgbench clients")
@@ -174,17 +176,17 @@ def main() -> None:
     tps: list[float] = []
     loaded: list[float] = []
     idle: list[float] = []
-    clients = LLMClients()
-    with scratch_database() as url, Database(url, max_size=args.pool) as database:
+    with scratch_database() as url, Database(url, max_size=2) as database:
         tenant, user, tasks = _world(database, args.warmup + args.rounds * per_round)
-        worker = build_worker(
-            database,
-            config=WorkerConfig(name="bench"),
-            agent_workers=args.runners,
-            llm_clients=clients,
+        workers = start_workers(
+            url,
+            args.processes,
+            "--agent-workers",
+            str(args.runners),
+            env={"RENEWFLOW_POOL_MAX_SIZE": str(args.pool)},
         )
-        worker.start()
         try:
+            wait_for_workers(url, workers)
             throughput(database, tenant, user, tasks[: args.warmup])
             # the statistics of a queue in use (completed steps, running tasks), as
             # autovacuum would soon make them, not those of tasks never run
@@ -198,14 +200,13 @@ def main() -> None:
                 idle += _handoffs(database, tenant, single)
                 tps.append(pgbench(url, args.pgbench_seconds, args.clients, initialize=r == 0))
         finally:
-            worker.stop()
-            worker.join(30)
-            clients.close()
+            stop_workers(workers)
     rate, reference = statistics.median(rates), statistics.median(tps)
     ratios = [a / b for a, b in zip(rates, tps, strict=True)]
     print(
         f"{datetime.date.today().isoformat()}, cores: {os.cpu_count()}, rounds: {args.rounds}, "
-        f"tasks per round: {args.tasks} x {STEPS} steps, agent runners: {args.runners}, "
+        f"tasks per round: {args.tasks} x {STEPS} steps, worker processes: {args.processes} x "
+        f"{args.runners} agent runners, "
         f"pool: {args.pool}, pgbench -N: {args.clients} clients x {args.pgbench_seconds}s"
     )
     print("| round | agent steps/s | pgbench -N tps | ratio |")

@@ -81,9 +81,11 @@ def _remaining(url: str) -> int:
     return int(row["n"])
 
 
-def _workers(url: str, count: int, *extra: str) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env["DATABASE_URL"] = url
+def start_workers(
+    url: str, count: int, *extra: str, env: dict[str, str] | None = None
+) -> list[subprocess.Popen[bytes]]:
+    """`count` processes of `renewflow worker` on `url`'s database, with `extra` options."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, **(env or {})}
     return [
         subprocess.Popen(
             [
@@ -99,21 +101,21 @@ def _workers(url: str, count: int, *extra: str) -> list[subprocess.Popen[bytes]]
                 *extra,
             ],
             cwd=ROOT,
-            env=env,
+            env=environment,
         )
         for i in range(count)
     ]
 
 
-def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
     for w in workers:
         w.terminate()
     for w in workers:
         w.wait(30)
 
 
-def _wait_idle(url: str, workers: list[subprocess.Popen[bytes]]) -> None:
-    """Until every worker has its pools open and its listener on (they drain a warm-up task)."""
+def wait_for_workers(url: str, workers: list[subprocess.Popen[bytes]]) -> None:
+    """Until every worker has its pools open and its listener on."""
     deadline = time.monotonic() + 60
     with connect(url) as conn:
         while time.monotonic() < deadline:
@@ -123,6 +125,8 @@ def _wait_idle(url: str, workers: list[subprocess.Popen[bytes]]) -> None:
             ).fetchone()
             if row is not None and row["n"] >= len(workers):
                 return
+            if any(w.poll() is not None for w in workers):
+                raise RuntimeError("a worker exited at start")
             time.sleep(0.1)
     raise RuntimeError("workers did not start")
 
@@ -139,34 +143,34 @@ def throughput(
 ) -> float:
     with connect(url) as conn:
         conn.execute("TRUNCATE workflow_tasks")
-    procs = _workers(
+    procs = start_workers(
         url, workers, "--concurrency", str(concurrency), "--batch", str(batch), "--poll", "0.5"
     )
     try:
-        _wait_idle(url, procs)
+        wait_for_workers(url, procs)
         start = time.perf_counter()
         _enqueue(database, world, count)
         while _remaining(url):
             time.sleep(0.02)
         elapsed = time.perf_counter() - start
     finally:
-        _stop(procs)
+        stop_workers(procs)
     return count / elapsed
 
 
 def latency(url: str, database: Database, world: dict[str, Any], samples: int) -> list[float]:
     with connect(url) as conn:
         conn.execute("TRUNCATE workflow_tasks")
-    procs = _workers(url, 1, "--concurrency", "1", "--batch", "1", "--poll", "5")
+    procs = start_workers(url, 1, "--concurrency", "1", "--batch", "1", "--poll", "5")
     try:
-        _wait_idle(url, procs)
+        wait_for_workers(url, procs)
         for _ in range(samples):
             _enqueue(database, world, 1)
             while _remaining(url):
                 time.sleep(0.002)
             time.sleep(0.01)
     finally:
-        _stop(procs)
+        stop_workers(procs)
     with connect(url) as conn:
         rows = conn.execute(
             "SELECT extract(epoch FROM claimed_at - queued_at) * 1000 AS ms FROM workflow_tasks"

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     step_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     # Runner threads of a worker for asynchronous step runs (each waits on one LLM call).
     step_workers: int = Field(default=50, ge=1, le=1000)
+    # Runner threads of a worker for agent task steps. Each waits on its step's LLM call (with
+    # no connection held): raise it for a slow provider; with the in-process mock, threads past
+    # four only queue for the interpreter (run more worker processes instead).
+    agent_workers: int = Field(default=4, ge=0, le=1000)
 
     # The continuous-intelligence cron endpoint's bearer secret (the spec's CRON_SECRET is read
     # too), and the previous one, still accepted while callers move to the new one. Without a

@@ -91,10 +91,9 @@ class AgentStepQueue(LeasedRows):
             if self._ahead.worker == worker:
                 return [ahead]
             self.release([ahead])
-        with self.database.service_transaction() as conn:
-            rows = conn.execute(
-                _Q["claim"], {"worker": worker, "limit": limit, "lease_seconds": lease_seconds}
-            ).fetchall()
+        rows = self.database.service_statement(
+            _Q["claim"], {"worker": worker, "limit": limit, "lease_seconds": lease_seconds}
+        )
         self._ahead.worker, self._ahead.lease_seconds = worker, lease_seconds
         return [_lease(r) for r in rows]
 
@@ -266,23 +265,22 @@ class AgentStepQueue(LeasedRows):
         lease_seconds: float = 0.0,
     ) -> tuple[Outcome, Lease | None]:
         """The finish, and with `worker` the lease of the task's next step it took for it."""
-        with self.database.service_transaction() as conn:
-            row = conn.execute(
-                _Q["finish"],
-                {
-                    "step_id": lease.job_id,
-                    "token": lease.token,
-                    "outcome": outcome,
-                    "result": _jsonb(result),
-                    "error": error,
-                    "context": _jsonb(context or {}),
-                    "delay": delay,
-                    "calls": _encoded(calls),
-                    "worker": worker,
-                    "lease_seconds": lease_seconds,
-                },
-            ).fetchone()
-        assert row is not None
+        rows = self.database.service_statement(
+            _Q["finish"],
+            {
+                "step_id": lease.job_id,
+                "token": lease.token,
+                "outcome": outcome,
+                "result": _jsonb(result),
+                "error": error,
+                "context": _jsonb(context or {}),
+                "delay": delay,
+                "calls": _encoded(calls),
+                "worker": worker,
+                "lease_seconds": lease_seconds,
+            },
+        )
+        row = rows[0]
         state = _OUTCOMES[row["state"]]
         if state is Outcome.LOST:
             log.warning("agent step %s: its lease was gone; the result was discarded", lease.job_id)

@@ -70,6 +70,7 @@ def serve(
                         database, shared_clients, limits=RunLimits.from_settings(settings)
                     ),
                     step_workers=settings.step_workers,
+                    agent_workers=settings.agent_workers,
                 )
                 if worker
                 else None

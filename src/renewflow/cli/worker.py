@@ -24,6 +24,12 @@ def worker(
             help="Asynchronous step runs at once (default: RENEWFLOW_STEP_WORKERS, else 50).",
         ),
     ] = None,
+    agent_workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Agent task steps at once (default: RENEWFLOW_AGENT_WORKERS, else 4)."
+        ),
+    ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Tasks claimed per claim.")] = 8,
     lease: Annotated[float, typer.Option(min=1, help="Lease seconds.")] = 30.0,
     poll: Annotated[float, typer.Option(min=0.05, help="Polling fallback seconds.")] = 1.0,
@@ -85,6 +91,9 @@ def worker(
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             step_workers=state.settings().step_workers if step_workers is None else step_workers,
+            agent_workers=(
+                state.settings().agent_workers if agent_workers is None else agent_workers
+            ),
         )
     observability.tracing.shutdown()
 

@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 import psycopg
 from psycopg_pool import PoolTimeout
@@ -75,6 +76,9 @@ class Worker:
     ) -> None:
         self.database = database
         self.queues = list(queues)
+        # which queues run their batches whole: a Protocol's isinstance inspects every member
+        # on each call, too slow to ask once per claim
+        self._batch_queues = {q.name for q in self.queues if isinstance(q, BatchQueue)}
         self.config = config or WorkerConfig()
         self.metrics = metrics or default_metrics()
         self.metrics.watch(
@@ -188,8 +192,8 @@ class Worker:
         with self._held_lock:
             for lease in leases:
                 self._held[(queue.name, lease.token)] = (queue, lease)
-        if isinstance(queue, BatchQueue):
-            ran = self._run_batch(queue, leases)
+        if queue.name in self._batch_queues:
+            ran = self._run_batch(cast(BatchQueue, queue), leases)
             self._timed(queue, time.perf_counter() - claimed, ran)
             return True
         pending = list(leases)
