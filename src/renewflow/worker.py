@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 TASK_BATCH = 32
 # Agent steps run at once per worker process: each holds one LLM call and no connection.
 AGENT_WORKERS = 4
+AGENT_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,9 @@ def build_worker(
         agents = WorkerConfig(
             name=f"{config.name}/agents",
             concurrency=agent_workers,
-            batch=1,
+            # steps claimed at once by a runner, fewer when they take long (`batch_seconds`):
+            # a batch of quick steps finishes in one statement, a slow provider's one at a time
+            batch=AGENT_BATCH,
             lease_seconds=config.lease_seconds,
             poll_interval=config.poll_interval,
             reap_interval=config.reap_interval,

@@ -5,20 +5,25 @@ A step's run is three phases, and nothing is held across the middle one:
    (its task, the tenant's LLM settings, the previous steps' results when it asks for them, and
    the tenant's LLM spend for the budget check, made from that without a transaction of its own);
 2. the LLM call, with no transaction open and no connection held;
-3. the fenced finish (`finish_agent_step`, one statement): the result, what was passed as context,
+3. the fenced finish (`finish_agent_step`, in one statement with the batch's others): the result, what was passed as context,
    the step's LLM calls, and the next step queued (or the task paused for an approval, or done).
 
-On the worker (`run_batch`), the finish also leases the runner its next step in the same
-transaction, unless the worker is stopping: a completed step's next step when it may run now,
-otherwise (the task done, or waiting) the oldest due step, as the claim would have. The runner's
-next `claim` hands that lease out without a round trip, so a step costs one transaction, not
-two, and a task's next step needs no NOTIFY (nobody else needs waking). A task then runs on one
-runner from start to end, its steps back to back; a runner takes a queued task's first step
-once its own task is done (tasks are served first in, first out, not steps).
+On the worker (`run_batch`), a runner claims a batch of steps (of different tasks: up to
+`AGENT_BATCH`, fewer when its steps take long, as the worker sizes every claim) and their
+finishes are written together, one statement and one commit for all of them, each still fenced
+by its own lease; a step whose call took longer than `FLUSH_SECONDS` is finished as soon as it
+answered, so a slow provider's results never wait for the rest of the batch. Each finish also
+leases the runner its task's next step in the same transaction, unless the worker is stopping:
+a completed step's next step when it may run now, otherwise (the task done, or waiting) the
+oldest due step, as the claim would have. The runner's next `claim` hands those leases out
+without a round trip, so a step costs a share of one transaction, and a task's next step needs
+no NOTIFY (nobody else needs waking). A task then runs on one runner from start to end, its
+steps back to back; a runner takes a queued task's first step once one of its tasks is done
+(tasks are served first in, first out, not steps).
 
-A worker that dies between 2 and 3 leaves its step running under a lease that expires: the reaper
-queues that step again (a retry spent) and only that step runs again; the steps before it stay
-completed. A worker that comes back late finds its lease gone and its finish refused (`LOST`),
+A worker that dies between 2 and 3 leaves its step (its batch's unfinished steps) running under a
+lease that expires: the reaper queues that step again (a retry spent) and only that step runs
+again; the steps before it stay completed. A worker that comes back late finds its lease gone and its finish refused (`LOST`),
 though its call's cost is still recorded. A worker that dies (or is stopped in the instant)
 after a finish leased it the next step leaves that step under a lease no one renews: it is
 reaped and run again like a step in flight.
@@ -29,8 +34,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -59,6 +65,11 @@ _OUTCOMES = {
 # what an agent step answers at most (the result is stored and passed on as text)
 MAX_OUTPUT_TOKENS = 2048
 
+# A batch's finishes wait for one another this long at most: steps that answer at once (the
+# mock provider) are finished together, one round trip and one commit for the batch; a step
+# whose call took longer is finished as soon as it answered.
+FLUSH_SECONDS = 0.02
+
 
 class AgentStepQueue(LeasedRows):
     """Queued agent task steps. Everything is one short service-role transaction, and `run`
@@ -84,13 +95,13 @@ class AgentStepQueue(LeasedRows):
     # -- the lease's life --------------------------------------------------------------------
 
     def claim(self, worker: str, limit: int, lease_seconds: float) -> list[Lease]:
-        # the lease the runner's last finish took for it, if any: it is already running
-        ahead: Lease | None = getattr(self._ahead, "lease", None)
-        if ahead is not None:
-            self._ahead.lease = None
+        # the leases the runner's last finishes took for it, if any: they are already running
+        ahead: list[Lease] = getattr(self._ahead, "leases", None) or []
+        if ahead:
+            self._ahead.leases = []
             if self._ahead.worker == worker:
-                return [ahead]
-            self.release([ahead])
+                return ahead
+            self.release(ahead)
         rows = self.database.service_statement(
             _Q["claim"], {"worker": worker, "limit": limit, "lease_seconds": lease_seconds}
         )
@@ -105,25 +116,50 @@ class AgentStepQueue(LeasedRows):
     # -- running -----------------------------------------------------------------------------
 
     def run(self, lease: Lease) -> Outcome:
-        return self._run(lease, ahead=False)
+        outcome = self._call(lease)
+        if isinstance(outcome, Outcome):
+            return outcome
+        return self._finish_all([outcome])[0]
 
     def run_batch(
         self, leases: Sequence[Lease], should_stop: Callable[[], bool]
     ) -> list[Outcome | None]:
-        """The worker's way in (see `BatchQueue`): the last step of the batch, once completed,
-        has its finish lease the task's next step for this runner, unless the worker is
-        stopping (a lease taken then would wait for a claim that never comes)."""
-        outcomes: list[Outcome | None] = []
+        """The worker's way in (see `BatchQueue`). The steps' finishes are written together, in
+        one statement, once the batch has run `FLUSH_SECONDS` (then at once after each step:
+        a slow provider's step is finished as soon as it answered) or at its end; each finish
+        leases its task's next step to this runner, unless the worker is stopping (a lease
+        taken then would wait for a claim that never comes)."""
+        outcomes: list[Outcome | None] = [None] * len(leases)
+        held: list[tuple[int, _Finish]] = []
+        since = time.monotonic()
         for i, lease in enumerate(leases):
             if should_stop():
-                outcomes.append(None)
-                continue
-            last = i == len(leases) - 1
+                break
             with log_context.bound(job=lease.job_id, tenant=lease.tenant_id):
-                outcomes.append(self._run(lease, ahead=last and not should_stop()))
+                called = self._call(lease)
+            if isinstance(called, Outcome):
+                outcomes[i] = called
+                continue
+            held.append((i, called))
+            if time.monotonic() - since >= FLUSH_SECONDS:
+                self._flush(held, outcomes, ahead=not should_stop())
+                held, since = [], time.monotonic()
+        if held:
+            self._flush(held, outcomes, ahead=not should_stop())
         return outcomes
 
-    def _run(self, lease: Lease, *, ahead: bool) -> Outcome:
+    def _flush(
+        self, held: Sequence[tuple[int, _Finish]], outcomes: list[Outcome | None], *, ahead: bool
+    ) -> None:
+        worker = getattr(self._ahead, "worker", None) if ahead else None
+        for (i, _), outcome in zip(
+            held, self._finish_all([f for _, f in held], worker=worker), strict=True
+        ):
+            outcomes[i] = outcome
+
+    def _call(self, lease: Lease) -> _Finish | Outcome:
+        """The step's LLM call, with no transaction open: the finish it asks for, or RETRY when
+        the tenant's budget deferred the step."""
         row: Mapping[str, Any] = lease.payload
         if self._paused(lease):
             return Outcome.RETRY
@@ -179,19 +215,7 @@ class AgentStepQueue(LeasedRows):
         if calls and not in_process:
             self._record(lease, calls)
             calls = []
-        worker = getattr(self._ahead, "worker", None) if ahead else None
-        state, self._ahead.lease = self._finish(
-            lease,
-            outcome,
-            result=result,
-            error=error,
-            context=context.record,
-            delay=delay,
-            calls=calls,
-            worker=worker,
-            lease_seconds=getattr(self._ahead, "lease_seconds", 0.0),
-        )
-        return state
+        return _Finish(lease, outcome, result, error, context.record, delay, calls)
 
     def _paused(self, lease: Lease) -> bool:
         """A step is autonomous LLM work: with the tenant's LLM budget spent it goes back to the
@@ -246,45 +270,61 @@ class AgentStepQueue(LeasedRows):
         calls: Sequence[LLMCall] = (),
     ) -> Outcome:
         """The fenced finish: LOST, and nothing but the calls written, if the lease is gone."""
-        state, _ = self._finish(
-            lease, outcome, result=result, error=error, context=context, delay=delay, calls=calls
-        )
-        return state
+        finish = _Finish(lease, outcome, result, error, context or {}, delay, calls)
+        return self._finish_all([finish])[0]
 
-    def _finish(
-        self,
-        lease: Lease,
-        outcome: str,
-        *,
-        result: Mapping[str, Any],
-        error: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        delay: float = 0.0,
-        calls: Sequence[LLMCall] = (),
-        worker: str | None = None,
-        lease_seconds: float = 0.0,
-    ) -> tuple[Outcome, Lease | None]:
-        """The finish, and with `worker` the lease of the task's next step it took for it."""
+    def _finish_all(
+        self, finishes: Sequence[_Finish], *, worker: str | None = None
+    ) -> list[Outcome]:
+        """The finishes, in one statement; with `worker`, each also leases its task's next step
+        (or, its task done or waiting, the oldest due step) for this runner's next claim."""
         rows = self.database.service_statement(
             _Q["finish"],
             {
-                "step_id": lease.job_id,
-                "token": lease.token,
-                "outcome": outcome,
-                "result": _jsonb(result),
-                "error": error,
-                "context": _jsonb(context or {}),
-                "delay": delay,
-                "calls": _encoded(calls),
+                "finishes": _jsonb([f.encoded() for f in finishes]),
                 "worker": worker,
-                "lease_seconds": lease_seconds,
+                "lease_seconds": getattr(self._ahead, "lease_seconds", 0.0),
             },
         )
-        row = rows[0]
-        state = _OUTCOMES[row["state"]]
-        if state is Outcome.LOST:
-            log.warning("agent step %s: its lease was gone; the result was discarded", lease.job_id)
-        return state, _lease(row) if row["id"] is not None else None
+        states: list[Outcome] = []
+        ahead: list[Lease] = getattr(self._ahead, "leases", None) or []
+        for finish, row in zip(finishes, rows, strict=True):
+            state = _OUTCOMES[row["state"]]
+            if state is Outcome.LOST:
+                log.warning(
+                    "agent step %s: its lease was gone; the result was discarded",
+                    finish.lease.job_id,
+                )
+            if row["id"] is not None:
+                ahead.append(_lease(row))
+            states.append(state)
+        self._ahead.leases = ahead
+        return states
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    """What a step's fenced finish writes (`finish_agent_step`'s arguments)."""
+
+    lease: Lease
+    outcome: str
+    result: Mapping[str, Any]
+    error: str | None
+    context: Mapping[str, Any]
+    delay: float
+    calls: Sequence[LLMCall]
+
+    def encoded(self) -> dict[str, Any]:
+        return {
+            "step_id": self.lease.job_id,
+            "token": self.lease.token,
+            "outcome": self.outcome,
+            "result": self.result,
+            "error": self.error,
+            "context": self.context,
+            "delay": self.delay,
+            "calls": _call_rows(self.calls),
+        }
 
 
 def _lease(row: dict[str, Any]) -> Lease:
@@ -310,5 +350,9 @@ _jsonb = partial(Jsonb, dumps=partial(json.dumps, default=str))
 _CALL_FIELDS = tuple(f.name for f in fields(LLMCall))
 
 
+def _call_rows(calls: Sequence[LLMCall]) -> list[dict[str, Any]]:
+    return [{name: getattr(c, name) for name in _CALL_FIELDS} for c in calls]
+
+
 def _encoded(calls: Sequence[LLMCall]) -> Jsonb:
-    return _jsonb([{name: getattr(c, name) for name in _CALL_FIELDS} for c in calls])
+    return _jsonb(_call_rows(calls))

@@ -38,10 +38,9 @@ RETURNING s.id;
 SELECT reap_agent_steps() AS reaped;
 
 -- name: finish
--- `state`, and the lease the finish took for `worker` (NULL: none, or no `worker`).
-SELECT * FROM finish_agent_step(%(step_id)s, %(token)s, %(outcome)s, %(result)s, %(error)s,
-                                %(context)s, %(delay)s, %(calls)s, %(worker)s,
-                                %(lease_seconds)s);
+-- One row for each finish, in their order: its `state`, and the lease it took for `worker`
+-- (NULL: none, or no `worker`).
+SELECT * FROM finish_agent_steps(%(finishes)s, %(worker)s, %(lease_seconds)s);
 
 -- name: record_calls
 -- A network provider's calls, recorded as soon as they answered, before the finish: a worker

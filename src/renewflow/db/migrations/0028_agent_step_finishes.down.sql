@@ -1,3 +1,4 @@
+DROP FUNCTION finish_agent_steps(jsonb, text, double precision);
 CREATE INDEX idx_task_steps_task_id ON task_steps (task_id);
 CREATE INDEX idx_task_steps_status ON task_steps (status);
 CREATE INDEX idx_task_steps_execution_time
