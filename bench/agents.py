@@ -9,13 +9,12 @@ on PATH (or RENEWFLOW_PGBENCH). The defaults take about two minutes; `--tasks`, 
 - World: a fresh database, one tenant on the default (mock) provider, one user owning every
   task. A task has three steps, each with `include_previous_context` (so steps 2 and 3 are given
   the earlier results). All tasks are created before anything is timed.
-- Workers: `--processes` processes of `renewflow worker` (2 by default: one a core, as
-  operations.md advises for CPU-bound steps), each with `--runners` agent runner threads (4, the
-  `RENEWFLOW_AGENT_WORKERS` default) and pools of `--pool` connections (the `pool_max_size`
-  default: the service pool the runners share is half of it, at least 4), as a deployment runs
-  them: apart from this process, whose polling and pgbench runs would otherwise compete with
-  their runners for its interpreter. They run for the whole benchmark. `--processes 1` is the
-  one-process figure.
+- Workers: `--processes` processes of `renewflow worker` (1 by default), each with `--runners`
+  agent runner threads (4, the `RENEWFLOW_AGENT_WORKERS` default) claiming up to 8 steps at once
+  (`AGENT_BATCH`), and pools of `--pool` connections (the `pool_max_size` default: the service
+  pool the runners share is half of it, at least 4), as a deployment runs them: apart from this
+  process, whose polling and pgbench runs would otherwise compete with their runners for its
+  interpreter. They run for the whole benchmark.
 - Throughput round: `--tasks` tasks are started in one transaction (`agents.run_task` each); the
   time runs from that commit to the last step's fenced finish, both read from the database's
   clock (the benchmark polls for the end only every 100 ms, so its polling loads the server
@@ -166,7 +165,7 @@ def main() -> None:
     parser.add_argument("--handoff-tasks", type=int, default=50, help="one-at-a-time, per round")
     parser.add_argument("--warmup", type=int, default=50, help="tasks run before the rounds")
     parser.add_argument("--runners", type=int, default=AGENT_WORKERS, help="per process")
-    parser.add_argument("--processes", type=int, default=2, help="worker processes")
+    parser.add_argument("--processes", type=int, default=1, help="worker processes")
     parser.add_argument("--pool", type=int, default=10, help="pool size (pool_max_size)")
     parser.add_argument("--pgbench-seconds", type=int, default=10, help="per round")
     parser.add_argument("--clients", type=int, default=4, help="pgbench clients")
