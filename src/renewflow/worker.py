@@ -31,6 +31,7 @@ from renewflow.engine.sweep import JOB as RENEWAL_SWEEP_JOB
 from renewflow.engine.sweep import run_sweep as run_renewal_sweep
 from renewflow.intelligence import PassLimits
 from renewflow.intelligence import periodic_job as intelligence_job
+from renewflow.intelligence.passes import JOB as INTELLIGENCE_JOB
 from renewflow.jobs import Metrics, PeriodicJob, Worker, WorkerConfig, retry_delay, serve_metrics
 from renewflow.jobs.metrics import default_metrics
 from renewflow.knowledge import IndexQueue, default_embedder
@@ -72,9 +73,10 @@ class Intervals:
     intelligence: timedelta = timedelta(minutes=30)
 
 
-def scheduled_jobs(intervals: Intervals) -> list[ScheduledJob]:
-    """The health rules of the periodic jobs at these intervals (`renewflow.ledger.health`)."""
-    return [
+def scheduled_jobs(intervals: Intervals, *, intelligence: bool = True) -> list[ScheduledJob]:
+    """The health rules of the periodic jobs at these intervals (`renewflow.ledger.health`),
+    the continuous-intelligence agent's when the worker runs it."""
+    rules = [
         health_rule(TaskType.TASK_SWEEP, "tasks.sweep", intervals.task_sweep),
         health_rule(TaskType.RENEWAL_SWEEP, RENEWAL_SWEEP_JOB, intervals.renewal_sweep),
         health_rule(TaskType.NOTIFICATION_SCHEDULE, SCHEDULE_JOB, intervals.notification_schedule),
@@ -86,6 +88,13 @@ def scheduled_jobs(intervals: Intervals) -> list[ScheduledJob]:
             TaskType.DATA_CLEANUP, "ledger.retention", intervals.retention, timedelta(hours=6)
         ),
     ]
+    if intelligence:
+        rules.append(
+            health_rule(
+                TaskType.CONTINUOUS_INTELLIGENCE_UPDATE, INTELLIGENCE_JOB, intervals.intelligence
+            )
+        )
+    return rules
 
 
 def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]:
@@ -124,7 +133,11 @@ def periodic_jobs(database: Database, intervals: Intervals) -> list[PeriodicJob]
             delivery_job(database, intervals.notification_delivery),
             TaskType.NOTIFICATION_DELIVERY,
         ),
-        health_job(database, scheduled_jobs(intervals), intervals.health_check),
+        health_job(
+            database,
+            scheduled_jobs(intervals, intelligence=settings.intelligence_agent),
+            intervals.health_check,
+        ),
         retention_job(database, intervals.retention),
     ]
     if settings.intelligence_agent:

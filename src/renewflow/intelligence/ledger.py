@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
 from renewflow import ledger
-from renewflow.db import Connection
+from renewflow.db import Connection, Database
 
 TriggeredBy = Literal["cron", "api", "system"]
 LedgerStatus = Literal["completed", "failed", "partial_failure", "cancelled"]
@@ -50,3 +52,25 @@ def budget_refusal(conn: Connection, tenant_id: UUID) -> str | None:
     """Why the tenant's scheduled LLM work must wait (its budget is spent), or None to go on."""
     allowed = ledger.allows_autonomous(conn, tenant_id)
     return None if allowed else (allowed.reason or "the tenant's LLM budget is spent")
+
+
+def record_idle_tenants(
+    database: Database, tenants: Iterable[UUID], *, triggered_by: TriggeredBy, every: timedelta
+) -> None:
+    """The tenants a pass found nothing due for: a completed run each (one row per tenant and
+    hour), so the health of the agent's schedule (`renewflow.ledger.health`) holds for a tenant
+    whose customers did not change, and only a tenant left waiting (past the pass's limit, or
+    failing) goes late."""
+    idle = list(tenants)
+    if not idle:
+        return
+    with ledger.periodic(
+        database,
+        ledger.TaskType.CONTINUOUS_INTELLIGENCE_UPDATE,
+        agent_name=AGENT_NAME,
+        every=every,
+        triggered_by=triggered_by,
+        tenants=idle,
+    ) as run:
+        for tenant_id in idle:
+            run.count(tenant_id, "customers_due", 0)

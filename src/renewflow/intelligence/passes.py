@@ -140,6 +140,11 @@ def run_pass(
     return result
 
 
+def tenants_without_work(database: Database) -> list[UUID]:
+    with database.service_transaction() as conn:
+        return [r["tenant_id"] for r in conn.execute(_Q["tenants_without_work"])]
+
+
 def run_tenant(
     database: Database,
     clients: LLMClients,

@@ -328,3 +328,17 @@ RETURNING id;
 
 -- name: forget_old_runs
 DELETE FROM intelligence_runs WHERE slot < %(before)s;
+
+-- name: tenants_without_work
+-- Tenants with nothing due now (not one row of `tenants_with_work`'s, whatever its limit): the
+-- pass looked at them and had nothing to do, which the ledger records as their success.
+SELECT t.id AS tenant_id
+FROM tenants t
+WHERE NOT EXISTS (SELECT 1 FROM customer_data_versions v
+                  WHERE v.tenant_id = t.id AND v.version > v.passed_version)
+  AND NOT EXISTS (SELECT 1 FROM customer_data_versions v
+                  WHERE v.tenant_id = t.id AND v.version <= v.passed_version
+                    AND v.passed_on < (now() AT TIME ZONE t.time_zone)::date)
+  AND NOT EXISTS (SELECT 1 FROM customer_intelligence i
+                  WHERE i.tenant_id = t.id AND i.facts_sha256 IS NOT NULL
+                    AND i.facts_sha256 IS DISTINCT FROM i.summary_facts_sha256);

@@ -23,8 +23,9 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from renewflow.db import Database, load_queries
+from renewflow.intelligence import ledger
 from renewflow.intelligence.ledger import TriggeredBy
-from renewflow.intelligence.passes import JOB, PassLimits, run_pass
+from renewflow.intelligence.passes import JOB, PassLimits, run_pass, tenants_without_work
 from renewflow.jobs.failures import describe_error
 from renewflow.jobs.periodic import PeriodicJob, slot_start
 from renewflow.llm import LLMClients
@@ -157,6 +158,15 @@ class ContinuousIntelligence:
         except Exception as error:
             self._finish(run_id, token, "failed", None, describe_error(error))
             raise
+        if not result.stopped:
+            # those it passed have their own rows
+            passed = {r.workspace_id for r in result.results}
+            ledger.record_idle_tenants(
+                self.database,
+                [t for t in tenants_without_work(self.database) if t not in passed],
+                triggered_by=triggered_by,
+                every=self.every,
+            )
         body = result.as_json()
         self._finish(run_id, token, result.status, body, None)
         return RunOutcome(run_id, slot, result.status, True, attempts, body, None)

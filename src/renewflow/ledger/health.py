@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
+from renewflow.config import load_settings
 from renewflow.db import Connection, load_queries
 from renewflow.ledger.notices import notify_admins
 from renewflow.ledger.runs import TaskType
@@ -53,6 +54,7 @@ def job(
 # the same list from its own intervals.
 HEALTH_CHECK_EVERY = timedelta(minutes=5)
 RETENTION_EVERY = timedelta(days=1)
+INTELLIGENCE_EVERY = timedelta(minutes=30)
 DEFAULT_JOBS: tuple[ScheduledJob, ...] = (
     job(TaskType.TASK_SWEEP, "tasks.sweep", timedelta(minutes=1)),
     job(TaskType.RENEWAL_SWEEP, "engine.renewal_sweep", timedelta(hours=1)),
@@ -61,6 +63,19 @@ DEFAULT_JOBS: tuple[ScheduledJob, ...] = (
     job(TaskType.SYSTEM_HEALTH_CHECK, "ledger.health", HEALTH_CHECK_EVERY),
     job(TaskType.DATA_CLEANUP, "ledger.retention", RETENTION_EVERY, timedelta(hours=6)),
 )
+# the continuous-intelligence agent's: a tenant is late when no pass has found it up to date
+# (its changed customers passed, or nothing due) for an interval and a grace
+INTELLIGENCE_JOB = job(
+    TaskType.CONTINUOUS_INTELLIGENCE_UPDATE, "intelligence.continuous", INTELLIGENCE_EVERY
+)
+
+
+def default_jobs() -> tuple[ScheduledJob, ...]:
+    """The health rules of the worker's jobs at their default intervals: the intelligence
+    agent's too, unless the worker does not run it (RENEWFLOW_INTELLIGENCE_AGENT=false)."""
+    if load_settings().intelligence_agent:
+        return (*DEFAULT_JOBS, INTELLIGENCE_JOB)
+    return DEFAULT_JOBS
 
 
 @dataclass(frozen=True)
@@ -102,12 +117,12 @@ def _health(
 def tenant_health(
     conn: Connection,
     tenant_id: UUID,
-    jobs: Sequence[ScheduledJob] = DEFAULT_JOBS,
+    jobs: Sequence[ScheduledJob] | None = None,
     now: datetime | None = None,
 ) -> list[JobHealth]:
     """Each scheduled job's state for one tenant (one statement)."""
     moment = now or datetime.now(UTC)
-    rules = {str(j.task_type): j for j in jobs}
+    rules = {str(j.task_type): j for j in jobs or default_jobs()}
     rows = conn.execute(
         _Q["last_successes"], {"tenant_id": tenant_id, "types": list(rules)}
     ).fetchall()
@@ -118,11 +133,11 @@ def tenant_health(
 
 
 def tenants_by_state(
-    conn: Connection, jobs: Sequence[ScheduledJob] = DEFAULT_JOBS, now: datetime | None = None
+    conn: Connection, jobs: Sequence[ScheduledJob] | None = None, now: datetime | None = None
 ) -> dict[tuple[str, State], int]:
     """As the service role: per (job's task type, state), how many tenants are in it."""
     moment = now or datetime.now(UTC)
-    rules = {str(j.task_type): j for j in jobs}
+    rules = {str(j.task_type): j for j in jobs or default_jobs()}
     counts = {(t, s): 0 for t in rules for s in STATES}
     for r in conn.execute(_Q["all_last_successes"], {"types": list(rules)}):
         health = _health(rules[r["task_type"]], r["last_success"], r["tenant_created_at"], moment)
@@ -133,7 +148,7 @@ def tenants_by_state(
 def notify_incidents(
     conn: Connection,
     tenant_id: UUID,
-    jobs: Sequence[ScheduledJob] = DEFAULT_JOBS,
+    jobs: Sequence[ScheduledJob] | None = None,
     now: datetime | None = None,
 ) -> int:
     """In the tenant's transaction: tells the admins about each job that is late or down, once

@@ -12,7 +12,6 @@ from renewflow.jobs import PeriodicJob
 from renewflow.jobs.failures import is_outage
 from renewflow.ledger import budget
 from renewflow.ledger.health import (
-    DEFAULT_JOBS,
     HEALTH_CHECK_EVERY,
     RETENTION_EVERY,
     ScheduledJob,
@@ -57,7 +56,7 @@ def ledgered(database: Database, job: PeriodicJob, task_type: TaskType) -> Perio
 
 def run_health(
     database: Database,
-    jobs: Sequence[ScheduledJob] = DEFAULT_JOBS,
+    jobs: Sequence[ScheduledJob] | None = None,
     *,
     every: timedelta = HEALTH_CHECK_EVERY,
     now: datetime | None = None,
@@ -93,7 +92,7 @@ def run_health(
 
 def health_job(
     database: Database,
-    jobs: Sequence[ScheduledJob] = DEFAULT_JOBS,
+    jobs: Sequence[ScheduledJob] | None = None,
     every: timedelta = HEALTH_CHECK_EVERY,
 ) -> PeriodicJob:
     return PeriodicJob.alone(
