@@ -10,9 +10,11 @@ printed as markdown, and written to FILE when given.
   tenants, skewed as real tenants are (the largest holds about a fifth of all rows), over
   renewflow's ten most common task types, `executed_at` spread evenly over the last 90 days,
   durations from milliseconds to minutes, 90% completed and the rest failed, partially failed
-  or cancelled, a cost on one run in three. Then VACUUM ANALYZE, as autovacuum would soon do.
+  or cancelled, a cost on one run in three, in statements of 50,000 rows (each rolls its days up
+  into `autonomous_task_days`). Then VACUUM ANALYZE, as autovacuum would soon do.
 - A call is what the API does: a tenant transaction (the app role, under row-level security)
-  running `renewflow.ledger.reports.summary`, timed from begin to commit. Per tenant (the
+  running `renewflow.ledger.reports.summary`, timed from begin to commit (up to 48 hours from
+  every run; longer windows from the daily roll-up and the window's two ends). Per tenant (the
   largest, and one of median size) and window (24 hours, the API's default, up to 90 days):
   a few warm-up calls, then `--calls` timed calls; p50 and p95 are reported.
 - `--explain` prints EXPLAIN (ANALYZE, BUFFERS) of the summary for the largest tenant, per
@@ -36,6 +38,7 @@ from renewflow.db import Database, load_queries
 from renewflow.ledger import reports
 
 TARGET_MS = 50.0
+BATCH = 50_000
 WINDOWS = (24, 168, 720, 2160)  # hours: a day (the API's default), a week, 30 days, 90 days
 
 # Tenant k of n gets the rows whose r^2 falls in [k/n, (k+1)/n): about 22% for the first of 20.
@@ -70,8 +73,9 @@ def _populate(url: str, database: Database, rows: int, tenants: int) -> list[tup
         ]
     with database.owner_connection() as conn:
         conn.execute("SELECT setseed(0.14)")
-        conn.execute(_ROWS, {"tenants": ids, "rows": rows})
-        conn.commit()
+        # in batches, as the ledger is written (each statement also rolls its days up)
+        for start in range(0, rows, BATCH):
+            conn.execute(_ROWS, {"tenants": ids, "rows": min(BATCH, rows - start)})
     vacuum_analyze(url)
     with database.owner_connection() as conn:
         return [(r["tenant_id"], int(r["n"])) for r in conn.execute(_COUNTS)]
@@ -94,7 +98,9 @@ def _p(values: list[float], q: int) -> float:
 
 
 def _explain(database: Database, tenant: uuid.UUID, hours: int) -> str:
-    query: LiteralString = load_queries("renewflow.ledger", "reports.sql")["summary"]
+    # the query `reports.summary` runs for this window
+    name = "summary" if hours <= reports.EXACT_HOURS else "summary_days"
+    query: LiteralString = load_queries("renewflow.ledger", "reports.sql")[name]
     with database.tenant_transaction(tenant) as conn:
         plan = conn.execute(
             "EXPLAIN (ANALYZE, BUFFERS) " + query, {"task_type": None, "hours": hours}

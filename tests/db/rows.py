@@ -7,6 +7,7 @@ tenant_id column: a test compares it with the catalog, so a new table cannot be 
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 from renewflow.db import Connection
@@ -36,6 +37,7 @@ TENANT_TABLES = (
     "agent_tasks",
     "task_steps",
     "autonomous_tasks",
+    "autonomous_task_days",
     "llm_calls",
     "idempotency_keys",
     "console_sessions",
@@ -188,6 +190,12 @@ def base_values(ids: dict[str, uuid.UUID], table: str) -> dict[str, Any]:
             "task_type": "system_health_check",
             "status": "completed",
             "triggered_by": "system",
+        },
+        # a day of its own: the ledger row above has no executed_at, so makes none
+        "autonomous_task_days": {
+            "task_type": "system_health_check",
+            "day": date(2001, 1, 1) + timedelta(days=int(suffix, 16) % 100_000),
+            "executions": 1,
         },
         "llm_calls": {
             "workflow_execution_id": ids.get("workflow_executions"),

@@ -58,12 +58,16 @@ def list_runs(
     return rows, (int(rows[0]["total_count"]) if rows else 0)
 
 
+# Windows up to this long are summarised from every run (exact percentiles); longer ones from
+# the daily roll-up and the window's two ends (`summary_days`: percentiles from a histogram).
+EXACT_HOURS = 48
+
+
 def summary(
     conn: Connection, *, task_type: str | None = None, hours: int = 24
 ) -> list[dict[str, Any]]:
-    return conn.execute(
-        _Q["summary"], {"task_type": _type(task_type), "hours": _hours(hours)}
-    ).fetchall()
+    query = _Q["summary"] if _hours(hours) <= EXACT_HOURS else _Q["summary_days"]
+    return conn.execute(query, {"task_type": _type(task_type), "hours": hours}).fetchall()
 
 
 def failures(conn: Connection, *, hours: int = 24, limit: int = 50) -> list[dict[str, Any]]:

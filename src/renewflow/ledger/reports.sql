@@ -49,6 +49,99 @@ WHERE t.task_type IS NOT NULL
   AND s.total_executions > 0
 ORDER BY t.task_type;
 
+-- name: summary_days
+-- The same over a window longer than two days, with the window's whole UTC days read from the
+-- daily roll-up (autonomous_task_days, migration 0029) and only its two ends (the part of its
+-- first day, and today) from the ledger. Counts, costs, the average and the last run are exact;
+-- the percentiles come from the durations' histogram, interpolated inside their bucket (each
+-- bucket 10% wide), not from every duration.
+WITH w AS (
+  SELECT since, first_day, today, first_day::timestamp AT TIME ZONE 'UTC' AS first_day_start,
+         today::timestamp AT TIME ZONE 'UTC' AS today_start
+  FROM (SELECT now() - make_interval(hours => %(hours)s) AS since,
+               ((now() - make_interval(hours => %(hours)s)) AT TIME ZONE 'UTC')::date + 1
+                 AS first_day,
+               (now() AT TIME ZONE 'UTC')::date AS today) b
+),
+days AS (
+  SELECT d.task_type, d.executions, d.completed_count, d.failed_count, d.duration_count,
+         d.duration_sum_ms, d.cost_usd, d.last_executed_at, d.durations
+  FROM autonomous_task_days d, w
+  WHERE d.tenant_id = current_tenant_id() AND d.day >= w.first_day AND d.day < w.today
+    AND (%(task_type)s::text IS NULL OR d.task_type = %(task_type)s)
+),
+-- two range scans of the (tenant, executed_at) index, not one over the window and a filter
+ends AS (
+  SELECT a.task_type, a.status, a.duration_ms, a.cost_estimate_usd, a.executed_at
+  FROM autonomous_tasks a, w
+  WHERE a.tenant_id = current_tenant_id() AND a.executed_at > w.since
+    AND a.executed_at < w.first_day_start
+    AND (%(task_type)s::text IS NULL OR a.task_type = %(task_type)s)
+  UNION ALL
+  SELECT a.task_type, a.status, a.duration_ms, a.cost_estimate_usd, a.executed_at
+  FROM autonomous_tasks a, w
+  WHERE a.tenant_id = current_tenant_id()
+    AND a.executed_at >= w.today_start
+    AND (%(task_type)s::text IS NULL OR a.task_type = %(task_type)s)
+),
+totals AS (
+  SELECT task_type, sum(executions) AS total_executions, sum(completed_count) AS completed_count,
+         sum(failed_count) AS failed_count, sum(duration_count) AS duration_count,
+         sum(duration_sum_ms) AS duration_sum_ms, sum(cost_usd) AS total_cost_usd,
+         max(last_executed_at) AS last_executed_at
+  FROM (
+    SELECT task_type, executions, completed_count, failed_count, duration_count,
+           duration_sum_ms, cost_usd, last_executed_at
+    FROM days
+    UNION ALL
+    SELECT task_type, 1, (status = 'completed')::integer,
+           (status IN ('failed', 'partial_failure'))::integer, (duration_ms IS NOT NULL)::integer,
+           coalesce(duration_ms, 0), coalesce(cost_estimate_usd, 0), executed_at
+    FROM ends
+  ) x
+  GROUP BY task_type
+),
+buckets AS (
+  SELECT task_type, k, sum(n) AS n
+  FROM (
+    SELECT d.task_type, h.k::integer AS k, h.n
+    FROM days d, unnest(d.durations) WITH ORDINALITY AS h(n, k)
+    WHERE h.n <> 0
+    UNION ALL
+    SELECT task_type, ledger_duration_bucket(duration_ms), 1
+    FROM ends
+    WHERE duration_ms IS NOT NULL
+  ) y
+  GROUP BY task_type, k
+),
+cumulative AS (
+  SELECT task_type, k, n, sum(n) OVER (PARTITION BY task_type ORDER BY k) - n AS before,
+         sum(n) OVER (PARTITION BY task_type) AS total
+  FROM buckets
+),
+-- the duration of rank q x (total - 1), counted from 0 as percentile_cont does: in the bucket
+-- that holds it, as far in as the rank is among the bucket's runs
+percentiles AS (
+  SELECT task_type,
+         max(ledger_bucket_duration(k, least(1.0, (0.5 * (total - 1) - before + 0.5) / n)))
+           FILTER (WHERE 0.5 * (total - 1) >= before AND 0.5 * (total - 1) < before + n)
+           AS p50_duration_ms,
+         max(ledger_bucket_duration(k, least(1.0, (0.95 * (total - 1) - before + 0.5) / n)))
+           FILTER (WHERE 0.95 * (total - 1) >= before AND 0.95 * (total - 1) < before + n)
+           AS p95_duration_ms
+  FROM cumulative
+  GROUP BY task_type
+)
+SELECT t.task_type, t.total_executions::bigint AS total_executions,
+       t.completed_count::bigint AS completed_count, t.failed_count::bigint AS failed_count,
+       round(t.duration_sum_ms::numeric / nullif(t.duration_count, 0), 2) AS avg_duration_ms,
+       p.p50_duration_ms, p.p95_duration_ms,
+       coalesce(t.total_cost_usd, 0) AS total_cost_usd, t.last_executed_at
+FROM totals t
+LEFT JOIN percentiles p USING (task_type)
+WHERE t.total_executions > 0
+ORDER BY t.task_type;
+
 -- name: failures
 SELECT id, task_type, status, error_message, output_data, executed_at, agent_name
 FROM autonomous_tasks

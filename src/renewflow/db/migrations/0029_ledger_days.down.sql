@@ -1,0 +1,11 @@
+DROP TRIGGER autonomous_task_days_insert ON autonomous_tasks;
+DROP TRIGGER autonomous_task_days_update ON autonomous_tasks;
+DROP TRIGGER autonomous_task_days_delete ON autonomous_tasks;
+DROP FUNCTION autonomous_task_days_track();
+DROP FUNCTION ledger_days_apply(ledger_day_change[]);
+DROP TYPE ledger_day_change;
+DROP FUNCTION ledger_histogram_add(integer[], integer[]);
+DROP FUNCTION ledger_histogram(integer[], integer[]);
+DROP FUNCTION ledger_bucket_duration(integer, double precision);
+DROP FUNCTION ledger_duration_bucket(integer);
+DROP TABLE autonomous_task_days;
