@@ -112,12 +112,8 @@ def test_a_long_windows_summary_agrees_with_the_exact_one(
     with database.tenant_transaction(busy) as conn:
         exact = {r["task_type"]: r for r in conn.execute(_Q["summary"], params)}
         rolled = {r["task_type"]: r for r in conn.execute(_Q["summary_days"], params)}
-        # the API's summary takes the roll-up past two days, the exact query up to them
-        assert reports.summary(conn, hours=24 * 35) == list(rolled.values())
-        assert (
-            reports.summary(conn, hours=48)
-            == conn.execute(_Q["summary"], {"task_type": None, "hours": 48}).fetchall()
-        )
+        # a window of this few runs is summarised exactly
+        assert reports.summary(conn, hours=24 * 35) == list(exact.values())
     assert set(rolled) == set(exact) == set(TYPES)
     for task_type, want in exact.items():
         got: dict[str, Any] = rolled[task_type]
@@ -133,6 +129,41 @@ def test_a_long_windows_summary_agrees_with_the_exact_one(
         for column in ("p50_duration_ms", "p95_duration_ms"):
             # within its 10%-wide bucket of the exact value
             assert math.isclose(got[column], want[column], rel_tol=0.1), (task_type, column)
+
+
+def test_the_rollup_serves_windows_of_many_runs_past_two_days(
+    database: Database, busy: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reports, "EXACT_RUNS", 100)
+    with database.tenant_transaction(busy) as conn:
+        rolled = conn.execute(_Q["summary_days"], {"task_type": None, "hours": 24 * 35})
+        assert reports.summary(conn, hours=24 * 35) == rolled.fetchall()
+        exact = conn.execute(_Q["summary"], {"task_type": None, "hours": 48}).fetchall()
+        assert reports.summary(conn, hours=48) == exact
+
+
+def test_percentiles_of_a_few_runs_interpolate_as_percentile_cont_does(
+    database: Database, tenant_factory: Callable[..., uuid.UUID]
+) -> None:
+    tenant = tenant_factory("Ledger days few")
+    with database.service_transaction() as conn:
+        for days_ago, seconds in ((5, 0.5), (6, 2.0), (7, 30.0)):
+            conn.execute(
+                "INSERT INTO autonomous_tasks (tenant_id, task_type, status, executed_at, "
+                "completed_at) VALUES (%s, 'renewal_sweep', 'completed', "
+                "now() - make_interval(days => %s), "
+                "now() - make_interval(days => %s) + make_interval(secs => %s))",
+                (tenant, days_ago, days_ago, seconds),
+            )
+    params = {"task_type": None, "hours": 24 * 10}
+    with database.tenant_transaction(tenant) as conn:
+        [exact] = conn.execute(_Q["summary"], params).fetchall()
+        [rolled] = conn.execute(_Q["summary_days"], params).fetchall()
+    # 2 s, and 27.2 s (nine tenths of the way from 2 s to 30 s); each estimate within 5%
+    assert math.isclose(exact["p50_duration_ms"], 2000)
+    assert math.isclose(rolled["p50_duration_ms"], 2000, rel_tol=0.05)
+    assert math.isclose(exact["p95_duration_ms"], 27200)
+    assert math.isclose(rolled["p95_duration_ms"], 27200, rel_tol=0.05)
 
 
 def test_one_task_type_and_an_empty_window(database: Database, busy: uuid.UUID) -> None:

@@ -12,7 +12,8 @@ On the worker (`run_batch`), a runner claims a batch of steps (of different task
 `AGENT_BATCH`, fewer when its steps take long, as the worker sizes every claim) and their
 finishes are written together, one statement and one commit for all of them, each still fenced
 by its own lease; a step whose call took longer than `FLUSH_SECONDS` is finished as soon as it
-answered, so a slow provider's results never wait for the rest of the batch. Each finish also
+answered and ends its batch (the rest go back to the queue for idle runners), so a slow
+provider's results never wait for other calls. Each finish also
 leases the runner its task's next step in the same transaction, unless the worker is stopping:
 a completed step's next step when it may run now, otherwise (the task done, or waiting) the
 oldest due step, as the claim would have. The runner's next `claim` hands those leases out
@@ -65,9 +66,9 @@ _OUTCOMES = {
 # what an agent step answers at most (the result is stored and passed on as text)
 MAX_OUTPUT_TOKENS = 2048
 
-# A batch's finishes wait for one another this long at most: steps that answer at once (the
-# mock provider) are finished together, one round trip and one commit for the batch; a step
-# whose call took longer is finished as soon as it answered.
+# Steps whose calls answer quicker than this (the mock provider, a cache) are finished together,
+# one round trip and one commit for the batch; a step whose call took longer is finished as
+# soon as it answered, and ends its batch.
 FLUSH_SECONDS = 0.02
 
 
@@ -124,26 +125,27 @@ class AgentStepQueue(LeasedRows):
     def run_batch(
         self, leases: Sequence[Lease], should_stop: Callable[[], bool]
     ) -> list[Outcome | None]:
-        """The worker's way in (see `BatchQueue`). The steps' finishes are written together, in
-        one statement, once the batch has run `FLUSH_SECONDS` (then at once after each step:
-        a slow provider's step is finished as soon as it answered) or at its end; each finish
-        leases its task's next step to this runner, unless the worker is stopping (a lease
-        taken then would wait for a claim that never comes)."""
+        """The worker's way in (see `BatchQueue`). The finishes of steps that answered at once
+        are written together, in one statement, at the batch's end. A step whose call took
+        `FLUSH_SECONDS` or more (any real provider) is finished as soon as it answered, and ends
+        the batch: the steps after it are not started, and the worker hands them back to the
+        queue for idle runners, rather than leave them waiting behind slow calls here. Each
+        finish leases its task's next step to this runner, unless the worker is stopping (a
+        lease taken then would wait for a claim that never comes)."""
         outcomes: list[Outcome | None] = [None] * len(leases)
         held: list[tuple[int, _Finish]] = []
-        since = time.monotonic()
         for i, lease in enumerate(leases):
             if should_stop():
                 break
+            started = time.monotonic()
             with log_context.bound(job=lease.job_id, tenant=lease.tenant_id):
                 called = self._call(lease)
             if isinstance(called, Outcome):
                 outcomes[i] = called
                 continue
             held.append((i, called))
-            if time.monotonic() - since >= FLUSH_SECONDS:
-                self._flush(held, outcomes, ahead=not should_stop())
-                held, since = [], time.monotonic()
+            if time.monotonic() - started >= FLUSH_SECONDS:
+                break
         if held:
             self._flush(held, outcomes, ahead=not should_stop())
         return outcomes

@@ -58,16 +58,24 @@ def list_runs(
     return rows, (int(rows[0]["total_count"]) if rows else 0)
 
 
-# Windows up to this long are summarised from every run (exact percentiles); longer ones from
-# the daily roll-up and the window's two ends (`summary_days`: percentiles from a histogram).
+# A window is summarised from every run in it (exact percentiles) when it spans at most two
+# days or holds at most `EXACT_RUNS` runs (read in a few milliseconds); otherwise from the daily
+# roll-up and the window's two ends (`summary_days`: percentiles from a histogram).
 EXACT_HOURS = 48
+EXACT_RUNS = 20_000
 
 
 def summary(
     conn: Connection, *, task_type: str | None = None, hours: int = 24
 ) -> list[dict[str, Any]]:
-    query = _Q["summary"] if _hours(hours) <= EXACT_HOURS else _Q["summary_days"]
-    return conn.execute(query, {"task_type": _type(task_type), "hours": hours}).fetchall()
+    params = {"task_type": _type(task_type), "hours": _hours(hours)}
+    exact = hours <= EXACT_HOURS or _runs_at_most(conn, params) <= EXACT_RUNS
+    return conn.execute(_Q["summary"] if exact else _Q["summary_days"], params).fetchall()
+
+
+def _runs_at_most(conn: Connection, params: dict[str, Any]) -> int:
+    row = conn.execute(_Q["runs_at_most"], params).fetchone()
+    return int(row["runs"]) if row else 0
 
 
 def failures(conn: Connection, *, hours: int = 24, limit: int = 50) -> list[dict[str, Any]]:

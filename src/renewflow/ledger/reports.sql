@@ -50,7 +50,7 @@ WHERE t.task_type IS NOT NULL
 ORDER BY t.task_type;
 
 -- name: summary_days
--- The same over a window longer than two days, with the window's whole UTC days read from the
+-- The same over a window longer than two days (with fewer the ends would overlap), with the window's whole UTC days read from the
 -- daily roll-up (autonomous_task_days, migration 0029) and only its two ends (the part of its
 -- first day, and today) from the ledger. Counts, costs, the average and the last run are exact;
 -- the percentiles come from the durations' histogram, interpolated inside their bucket (each
@@ -119,17 +119,30 @@ cumulative AS (
          sum(n) OVER (PARTITION BY task_type) AS total
   FROM buckets
 ),
--- the duration of rank q x (total - 1), counted from 0 as percentile_cont does: in the bucket
--- that holds it, as far in as the rank is among the bucket's runs
+-- percentile_cont's answer, from the histogram: the durations of the runs of ranks floor(r) and
+-- floor(r) + 1 (counted from 0), where r = q x (runs - 1), each read in its bucket as far in as
+-- the rank is among the bucket's runs, then interpolated between them as percentile_cont does
+ranks AS (
+  SELECT c.task_type, p.q, p.q * (c.total - 1) AS r, floor(p.q * (c.total - 1)) AS lo,
+         least(floor(p.q * (c.total - 1)) + 1, c.total - 1) AS hi
+  FROM (SELECT DISTINCT task_type, total FROM cumulative) c
+  CROSS JOIN (VALUES (0.5), (0.95)) AS p(q)
+),
+at_ranks AS (
+  SELECT r.task_type, r.q, r.r, r.lo,
+         max(ledger_bucket_duration(c.k, (r.lo - c.before + 0.5) / c.n))
+           FILTER (WHERE r.lo >= c.before AND r.lo < c.before + c.n) AS at_lo,
+         max(ledger_bucket_duration(c.k, (r.hi - c.before + 0.5) / c.n))
+           FILTER (WHERE r.hi >= c.before AND r.hi < c.before + c.n) AS at_hi
+  FROM ranks r
+  JOIN cumulative c USING (task_type)
+  GROUP BY r.task_type, r.q, r.r, r.lo
+),
 percentiles AS (
   SELECT task_type,
-         max(ledger_bucket_duration(k, least(1.0, (0.5 * (total - 1) - before + 0.5) / n)))
-           FILTER (WHERE 0.5 * (total - 1) >= before AND 0.5 * (total - 1) < before + n)
-           AS p50_duration_ms,
-         max(ledger_bucket_duration(k, least(1.0, (0.95 * (total - 1) - before + 0.5) / n)))
-           FILTER (WHERE 0.95 * (total - 1) >= before AND 0.95 * (total - 1) < before + n)
-           AS p95_duration_ms
-  FROM cumulative
+         max(at_lo + (r - lo) * (at_hi - at_lo)) FILTER (WHERE q = 0.5) AS p50_duration_ms,
+         max(at_lo + (r - lo) * (at_hi - at_lo)) FILTER (WHERE q = 0.95) AS p95_duration_ms
+  FROM at_ranks
   GROUP BY task_type
 )
 SELECT t.task_type, t.total_executions::bigint AS total_executions,
@@ -141,6 +154,14 @@ FROM totals t
 LEFT JOIN percentiles p USING (task_type)
 WHERE t.total_executions > 0
 ORDER BY t.task_type;
+
+-- name: runs_at_most
+-- How many runs a window holds at most: those of every day it touches, from the roll-up.
+SELECT coalesce(sum(executions), 0) AS runs
+FROM autonomous_task_days
+WHERE tenant_id = current_tenant_id()
+  AND day >= ((now() - make_interval(hours => %(hours)s)) AT TIME ZONE 'UTC')::date
+  AND (%(task_type)s::text IS NULL OR task_type = %(task_type)s);
 
 -- name: failures
 SELECT id, task_type, status, error_message, output_data, executed_at, agent_name
