@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,7 +14,14 @@ from renewflow import accounts, agents
 from renewflow.agents import AgentStepQueue
 from renewflow.db import Database
 from renewflow.jobs import Worker, WorkerConfig
-from renewflow.llm import LLMClients
+from renewflow.llm import (
+    LLMClient,
+    LLMClients,
+    LLMRequest,
+    LLMResponse,
+    LLMUnavailable,
+    MockProvider,
+)
 from tests.api.conftest import api_url, client, make_key
 
 __all__ = ["api_url", "client", "make_key"]
@@ -109,3 +117,29 @@ def three_steps(**overrides: Any) -> agents.TaskCreate:
     return agents.TaskCreate.model_validate(
         {"name": "Acme renewal brief", "steps": steps, **overrides}
     )
+
+
+class FlakyMock(MockProvider):
+    """The mock, failing every call whose prompt holds `marker` while `failing` is set."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+        self.failing = threading.Event()
+        self.failing.set()
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        if self.marker in request.prompt and self.failing.is_set():
+            raise LLMUnavailable("mock: down for the test")
+        return super().complete(request)
+
+
+class OneProvider(LLMClients):
+    """Every tenant's client on `provider`, whatever its settings."""
+
+    def __init__(self, provider: MockProvider) -> None:
+        super().__init__()
+        self.client = LLMClient(provider)
+
+    def for_tenant(self, tenant_settings: object) -> LLMClient:
+        return self.client

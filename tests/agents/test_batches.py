@@ -16,7 +16,8 @@ from renewflow.agents import AgentStepQueue
 from renewflow.agents.runner import FLUSH_SECONDS
 from renewflow.db import Database
 from renewflow.jobs import Lease, Outcome
-from renewflow.llm import LLMClient, LLMClients, LLMRequest, LLMResponse, MockProvider
+from renewflow.llm import LLMClients, LLMRequest, LLMResponse, MockProvider
+from tests.agents.conftest import OneProvider
 
 WORKER = "batch-test"
 
@@ -32,15 +33,6 @@ class _Slow(MockProvider):
     def complete(self, request: LLMRequest) -> LLMResponse:
         time.sleep(FLUSH_SECONDS * 2)
         return super().complete(request)
-
-
-class _Clients(LLMClients):
-    def __init__(self, provider: MockProvider) -> None:
-        super().__init__()
-        self.client = LLMClient(provider)
-
-    def for_tenant(self, tenant_settings: object) -> LLMClient:
-        return self.client
 
 
 def _start(database: Database, tenant: uuid.UUID, owner: uuid.UUID, count: int) -> list[uuid.UUID]:
@@ -122,7 +114,7 @@ def test_a_slow_step_is_finished_at_once_and_hands_the_rest_of_its_batch_back(
     database: Database, tenant: uuid.UUID, owner: uuid.UUID
 ) -> None:
     _start(database, tenant, owner, 3)
-    queue = AgentStepQueue(database, _Clients(_Slow()))
+    queue = AgentStepQueue(database, OneProvider(_Slow()))
     leases = queue.claim(WORKER, 3, 30)
 
     outcomes = queue.run_batch(leases, lambda: False)

@@ -4,7 +4,6 @@ call linked to its step."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 
@@ -12,15 +11,15 @@ import pytest
 
 from renewflow import agents
 from renewflow.db import Database
-from renewflow.llm import (
-    LLMClient,
-    LLMClients,
-    LLMRequest,
-    LLMResponse,
-    LLMUnavailable,
-    MockProvider,
+from tests.agents.conftest import (
+    FlakyMock,
+    OneProvider,
+    finished,
+    start_agent_worker,
+    steps_of,
+    three_steps,
+    wait_for,
 )
-from tests.agents.conftest import finished, start_agent_worker, steps_of, three_steps, wait_for
 
 
 @pytest.fixture
@@ -133,35 +132,11 @@ def test_skipping_a_gated_step_runs_on_after_it(
     assert [p["step_order"] for p in third["passed"]] == [1]
 
 
-class _Flaky(MockProvider):
-    """The mock, failing every call whose prompt holds `marker` while `failing` is set."""
-
-    def __init__(self, marker: str) -> None:
-        super().__init__()
-        self.marker = marker
-        self.failing = threading.Event()
-        self.failing.set()
-
-    def complete(self, request: LLMRequest) -> LLMResponse:
-        if self.marker in request.prompt and self.failing.is_set():
-            raise LLMUnavailable("mock: down for the test")
-        return super().complete(request)
-
-
-class _Clients(LLMClients):
-    def __init__(self, provider: MockProvider) -> None:
-        super().__init__()
-        self.client = LLMClient(provider)
-
-    def for_tenant(self, tenant_settings: object) -> LLMClient:
-        return self.client
-
-
 def test_retries_back_off_then_the_task_fails_and_resumes_at_the_failed_step(
     database: Database, tenant: uuid.UUID, owner: uuid.UUID
 ) -> None:
-    provider = _Flaky("Assess the renewal risk")
-    worker = start_agent_worker(database, _Clients(provider))
+    provider = FlakyMock("Assess the renewal risk")
+    worker = start_agent_worker(database, OneProvider(provider))
     try:
         body = three_steps()
         body.steps[1].max_retries = 2

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -19,14 +18,16 @@ from renewflow.console.views.agents import fingerprint
 from renewflow.db import Database
 from renewflow.jobs import Worker
 from renewflow.llm import (
-    LLMClient,
     LLMClients,
-    LLMRequest,
-    LLMResponse,
-    LLMUnavailable,
-    MockProvider,
 )
-from tests.agents.conftest import finished, start_agent_worker, steps_of, wait_for
+from tests.agents.conftest import (
+    FlakyMock,
+    OneProvider,
+    finished,
+    start_agent_worker,
+    steps_of,
+    wait_for,
+)
 from tests.console.conftest import SignedIn
 
 ORDER_INPUT = re.compile(r'name="step_ids" value="([0-9a-f-]{36})"')
@@ -458,30 +459,6 @@ def test_a_running_task_refuses_edits_and_the_page_follows_it(
     assert "Resume at the first unfinished step" in signed.client.get(f"/agents/{task.id}").text
 
 
-class _Flaky(MockProvider):
-    """The mock, failing the calls whose prompt holds `marker` while `failing` is set."""
-
-    def __init__(self, marker: str) -> None:
-        super().__init__()
-        self.marker = marker
-        self.failing = threading.Event()
-        self.failing.set()
-
-    def complete(self, request: LLMRequest) -> LLMResponse:
-        if self.marker in request.prompt and self.failing.is_set():
-            raise LLMUnavailable("mock: down for the test")
-        return super().complete(request)
-
-
-class _Clients(LLMClients):
-    def __init__(self, provider: MockProvider) -> None:
-        super().__init__()
-        self.client = LLMClient(provider)
-
-    def for_tenant(self, tenant_settings: object) -> LLMClient:
-        return self.client
-
-
 def test_a_failed_task_shows_its_error_and_resumes_at_the_failed_step(
     database: Database, console_as: Callable[..., SignedIn]
 ) -> None:
@@ -489,8 +466,8 @@ def test_a_failed_task_shows_its_error_and_resumes_at_the_failed_step(
     task = make_agent_task(database, signed)
     with database.tenant_transaction(signed.tenant, signed.user) as conn:
         agents.update_step(conn, task.id, task.steps[1].id, agents.StepUpdate(max_retries=0))
-    provider = _Flaky("Assess: the Acme")
-    worker: Worker = start_agent_worker(database, _Clients(provider))
+    provider = FlakyMock("Assess: the Acme")
+    worker: Worker = start_agent_worker(database, OneProvider(provider))
     try:
         failed = _run_and_wait(database, signed, task.id)
         assert failed.status == "failed"
