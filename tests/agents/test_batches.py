@@ -1,7 +1,7 @@
 """A runner's batch of steps: the finishes of steps that answered at once are written in one
 statement (one transaction: their rows share its id), each still fenced by its own lease, and
 each leases its task's next step for the runner's next claim; a step whose call took longer
-than `FLUSH_SECONDS` is finished as soon as it answered, and ends its batch."""
+than the queue's `flush_seconds` is finished as soon as it answered, and ends its batch."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 
 from renewflow import agents
 from renewflow.agents import AgentStepQueue
-from renewflow.agents.runner import FLUSH_SECONDS
 from renewflow.db import Database
 from renewflow.jobs import Lease, Outcome
 from renewflow.llm import LLMClients, LLMRequest, LLMResponse, MockProvider
@@ -27,12 +26,24 @@ def owner(tenant: uuid.UUID, make_user: Callable[..., uuid.UUID]) -> uuid.UUID:
     return make_user(tenant)
 
 
+# Whether a step is quick or slow is by the clock: the tests' quick steps may take this long
+# (on a loaded machine), their slow ones take longer
+QUICK = 30.0
+SLOW = 0.05
+
+
 class _Slow(MockProvider):
     """The mock, answering after twice the flush interval."""
 
     def complete(self, request: LLMRequest) -> LLMResponse:
-        time.sleep(FLUSH_SECONDS * 2)
+        time.sleep(SLOW * 2)
         return super().complete(request)
+
+
+def _queue(
+    database: Database, clients: LLMClients | None = None, *, flush: float = QUICK
+) -> AgentStepQueue:
+    return AgentStepQueue(database, clients or LLMClients(), flush_seconds=flush)
 
 
 def _start(database: Database, tenant: uuid.UUID, owner: uuid.UUID, count: int) -> list[uuid.UUID]:
@@ -78,7 +89,7 @@ def test_quick_steps_finish_in_one_statement_and_lease_their_next_steps(
     database: Database, tenant: uuid.UUID, owner: uuid.UUID
 ) -> None:
     tasks = _start(database, tenant, owner, 3)
-    queue = AgentStepQueue(database, LLMClients())
+    queue = _queue(database)
     first = queue.claim(WORKER, 3, 30)
     assert sorted(lease.payload["task_id"] for lease in first) == sorted(tasks)
 
@@ -99,7 +110,7 @@ def test_each_finish_of_a_batch_keeps_its_own_fence(
     database: Database, tenant: uuid.UUID, owner: uuid.UUID
 ) -> None:
     _start(database, tenant, owner, 3)
-    queue = AgentStepQueue(database, LLMClients())
+    queue = _queue(database)
     leases = queue.claim(WORKER, 3, 30)
     queue.release([leases[1]])  # its lease is gone: another runner may have the step by now
 
@@ -114,7 +125,7 @@ def test_a_slow_step_is_finished_at_once_and_hands_the_rest_of_its_batch_back(
     database: Database, tenant: uuid.UUID, owner: uuid.UUID
 ) -> None:
     _start(database, tenant, owner, 3)
-    queue = AgentStepQueue(database, OneProvider(_Slow()))
+    queue = _queue(database, OneProvider(_Slow()), flush=SLOW)
     leases = queue.claim(WORKER, 3, 30)
 
     outcomes = queue.run_batch(leases, lambda: False)
@@ -137,7 +148,7 @@ def test_a_stopping_worker_finishes_what_answered_and_leases_nothing_more(
     database: Database, tenant: uuid.UUID, owner: uuid.UUID
 ) -> None:
     _start(database, tenant, owner, 2)
-    queue = AgentStepQueue(database, LLMClients())
+    queue = _queue(database)
     leases = queue.claim(WORKER, 2, 30)
     asked: list[bool] = []
 

@@ -85,10 +85,12 @@ class AgentStepQueue(LeasedRows):
         llm_clients: LLMClients,
         *,
         backoff: Callable[[int], float] = retry_delay,
+        flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
         self.database = database
         self.llm_clients = llm_clients
         self.backoff = backoff
+        self.flush_seconds = flush_seconds
         # per runner thread: its worker's name and lease length (from its claims), and the next
         # step's lease its last finish took for it
         self._ahead = threading.local()
@@ -127,7 +129,7 @@ class AgentStepQueue(LeasedRows):
     ) -> list[Outcome | None]:
         """The worker's way in (see `BatchQueue`). The finishes of steps that answered at once
         are written together, in one statement, at the batch's end. A step whose call took
-        `FLUSH_SECONDS` or more (any real provider) is finished as soon as it answered, and ends
+        `flush_seconds` or more (any real provider) is finished as soon as it answered, and ends
         the batch: the steps after it are not started, and the worker hands them back to the
         queue for idle runners, rather than leave them waiting behind slow calls here. Each
         finish leases its task's next step to this runner, unless the worker is stopping (a
@@ -144,7 +146,7 @@ class AgentStepQueue(LeasedRows):
                 outcomes[i] = called
                 continue
             held.append((i, called))
-            if time.monotonic() - started >= FLUSH_SECONDS:
+            if time.monotonic() - started >= self.flush_seconds:
                 break
         if held:
             self._flush(held, outcomes, ahead=not should_stop())
