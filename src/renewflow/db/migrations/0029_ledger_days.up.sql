@@ -115,19 +115,17 @@ BEGIN
     last_executed_at = greatest(d.last_executed_at, excluded.last_executed_at),
     durations = ledger_histogram_add(d.durations, excluded.durations);
 
-  -- a day that lost runs: gone when it has none left, else its last run found again
+  -- the days that lost runs: gone when they have none left, else their last run found again
   WITH lost AS (
     SELECT DISTINCT x.tenant_id, x.task_type, (x.executed_at AT TIME ZONE 'UTC')::date AS day
     FROM unnest(p_changes) x
     WHERE x.sign < 0 AND x.executed_at IS NOT NULL
-  )
-  DELETE FROM autonomous_task_days d USING lost l
-  WHERE d.tenant_id = l.tenant_id AND d.task_type = l.task_type AND d.day = l.day
-    AND d.executions <= 0;
-  WITH lost AS (
-    SELECT DISTINCT x.tenant_id, x.task_type, (x.executed_at AT TIME ZONE 'UTC')::date AS day
-    FROM unnest(p_changes) x
-    WHERE x.sign < 0 AND x.executed_at IS NOT NULL
+  ),
+  gone AS (
+    DELETE FROM autonomous_task_days d USING lost l
+    WHERE d.tenant_id = l.tenant_id AND d.task_type = l.task_type AND d.day = l.day
+      AND d.executions <= 0
+    RETURNING d.id
   )
   UPDATE autonomous_task_days d
   SET last_executed_at = (
@@ -136,7 +134,8 @@ BEGIN
       AND a.executed_at >= d.day::timestamp AT TIME ZONE 'UTC'
       AND a.executed_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
   FROM lost l
-  WHERE d.tenant_id = l.tenant_id AND d.task_type = l.task_type AND d.day = l.day;
+  WHERE d.tenant_id = l.tenant_id AND d.task_type = l.task_type AND d.day = l.day
+    AND d.id NOT IN (SELECT id FROM gone);
 END
 $$;
 
